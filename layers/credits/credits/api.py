@@ -1,0 +1,49 @@
+"""Request models of the HTTP API (pydantic, strict): the contract's input rules in one place."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_AMOUNT = 1_000_000_000
+Amount = Field(ge=1, le=MAX_AMOUNT)
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class ConsumeRequest(_Body):
+    amount: int = Amount
+    description: str = Field(default="", max_length=200)
+
+
+class HoldRequest(_Body):
+    amount: int = Amount
+    ttl_seconds: int = Field(default=300, ge=1, le=86_400)
+    description: str = Field(default="", max_length=200)
+
+
+class CaptureRequest(_Body):
+    amount: int | None = Field(default=None, ge=0, le=MAX_AMOUNT)
+
+
+class ReleaseRequest(_Body):
+    pass
+
+
+class PurchaseRequest(_Body):
+    bundle: str = Field(min_length=1, max_length=40)
+
+
+class InternalConsumeRequest(ConsumeRequest):
+    user_id: str = Field(min_length=1, max_length=256)
+
+
+class HistoryQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    limit: int = Field(default=25, ge=1, le=100)
+    cursor: str | None = Field(default=None, min_length=1, max_length=1024)
+    type: Literal["purchase", "usage", "refund", "adjustment"] | None = None

@@ -1,0 +1,44 @@
+"""The one place that wires adapters to the domain. Handlers ask it for services; tests hand it their own.
+
+Services are built on first use (the cold start, since handlers warm them at import) from validated config.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from credits.ledger import Ledger
+    from credits.purchases import PurchaseService
+
+_services: dict[str, Any] = {}
+
+
+def configure(**services: Any) -> None:
+    """Inject services (a Ledger, a PurchaseService, a gateway...) instead of building them from the env."""
+    _services.update(services)
+
+
+def reset() -> None:
+    _services.clear()
+
+
+def ledger() -> Ledger:
+    if "ledger" not in _services:
+        from credits.config import StoreConfig
+        from credits.dynamodb import DynamoLedgerStore
+        from credits.ledger import Ledger
+
+        cfg = StoreConfig.from_env()
+        _services["ledger"] = Ledger(
+            DynamoLedgerStore(cfg.table_name, endpoint_url=cfg.endpoint_url, region=cfg.region)
+        )
+    return _services["ledger"]  # type: ignore[no-any-return]
+
+
+def purchases() -> PurchaseService:
+    if "purchases" not in _services:
+        from credits.purchases import build_purchase_service
+
+        _services["purchases"] = build_purchase_service(ledger(), _services.get("gateway"))
+    return _services["purchases"]  # type: ignore[no-any-return]

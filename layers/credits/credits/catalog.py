@@ -1,0 +1,55 @@
+"""The server-side bundle catalog: what each bundle costs and how many credits it grants.
+
+Loaded and validated once (cold start) from ``catalog.json``; clients only ever name a bundle id.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+CATALOG_FILE = Path(__file__).with_name("catalog.json")
+
+
+class Bundle(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z0-9_-]{1,40}$")
+    name: str = Field(min_length=1, max_length=80)
+    credits: int = Field(gt=0, le=1_000_000_000)
+    unit_amount: int = Field(gt=0, description="Price in the currency's smallest unit (cents).")
+    currency: str = Field(pattern=r"^[a-z]{3}$")
+    lookup_key: str = Field(min_length=1, max_length=200)
+
+    def public(self) -> dict[str, object]:
+        return self.model_dump(include={"id", "name", "credits", "unit_amount", "currency"})
+
+
+class Catalog(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    bundles: tuple[Bundle, ...]
+
+    @field_validator("bundles")
+    @classmethod
+    def _unique_and_has_standard(cls, bundles: tuple[Bundle, ...]) -> tuple[Bundle, ...]:
+        ids = [b.id for b in bundles]
+        if len(set(ids)) != len(ids):
+            raise ValueError("bundle ids must be unique")
+        if len({b.lookup_key for b in bundles}) != len(bundles):
+            raise ValueError("bundle lookup_keys must be unique")
+        if "standard" not in ids:
+            raise ValueError("the 'standard' bundle must exist")
+        return bundles
+
+    def get(self, bundle_id: str) -> Bundle | None:
+        return next((b for b in self.bundles if b.id == bundle_id), None)
+
+
+@lru_cache(maxsize=1)
+def load_catalog(path: Path = CATALOG_FILE) -> Catalog:
+    """Parse and validate the catalog; a broken file fails the cold start, not a purchase."""
+    return Catalog.model_validate(json.loads(path.read_text(encoding="utf-8")))

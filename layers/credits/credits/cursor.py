@@ -1,0 +1,45 @@
+"""Opaque history cursors: bound to one user and one type filter, integrity-checked.
+
+A cursor names only the sort key of the last entry shown. Authorization never rests on it: decoding checks that it
+was issued for the caller and the same filter, and the MAC turns any edit into a clear 400 instead of odd paging.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+
+from credits.errors import InvalidRequest
+
+# Not a secret: the MAC detects tampering; user binding (checked below) is what keeps users apart.
+_MAC_KEY = b"credits-history-cursor-v1"
+_ENTRY_PREFIX = "ENTRY#"
+
+
+def _mac(payload: bytes) -> str:
+    return hmac.new(_MAC_KEY, payload, hashlib.sha256).hexdigest()[:32]
+
+
+def encode_cursor(sort_key: str, *, user_id: str, entry_type: str | None) -> str:
+    payload = json.dumps({"u": user_id, "t": entry_type, "k": sort_key}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(payload).decode().rstrip("=") + "." + _mac(payload)
+
+
+def decode_cursor(cursor: str, *, user_id: str, entry_type: str | None) -> str:
+    invalid = InvalidRequest("cursor is invalid: pass next_cursor from the previous page unchanged.")
+    try:
+        body, mac = cursor.rsplit(".", 1)
+        payload = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+        data = json.loads(payload)
+    except (ValueError, TypeError) as exc:
+        raise invalid from exc
+    if not hmac.compare_digest(mac, _mac(payload)) or not isinstance(data, dict):
+        raise invalid
+    if data.get("u") != user_id or data.get("t") != entry_type:
+        raise InvalidRequest("cursor does not belong to this user and filter.")
+    key = data.get("k")
+    if not isinstance(key, str) or not key.startswith(_ENTRY_PREFIX) or len(key) > 200:
+        raise invalid
+    return key

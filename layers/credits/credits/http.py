@@ -1,0 +1,123 @@
+"""HTTP edge shared by every handler: the resolver with error mapping, body/query parsing, caller identity.
+
+Every failure leaves as the contract's envelope ``{"error": {"code", "message"}}``; unexpected exceptions are
+logged with their stack trace and answered with a generic 500 that carries neither trace nor data.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from pydantic import BaseModel, ValidationError
+
+from credits.errors import CreditsError, InvalidRequest, NotFound, PayloadTooLarge, Unauthorized
+
+MAX_BODY_BYTES = 64 * 1024
+JSON = "application/json"
+M = TypeVar("M", bound=BaseModel)
+
+logger = Logger(service="credits")
+
+
+def json_response(status: int, data: Any, headers: dict[str, str] | None = None) -> Response[str]:
+    return Response(
+        status_code=status,
+        content_type=JSON,
+        body=json.dumps(data, separators=(",", ":"), ensure_ascii=False),
+        headers={"Cache-Control": "no-store", **(headers or {})},
+    )
+
+
+def _error(exc: CreditsError) -> Response[str]:
+    return json_response(exc.status, exc.envelope())
+
+
+def create_app() -> APIGatewayHttpResolver:
+    """A resolver whose errors all map once, here, to the envelope (handlers never build error bodies)."""
+    app = APIGatewayHttpResolver()
+
+    @app.exception_handler(CreditsError)
+    def _credits_error(exc: CreditsError) -> Response[str]:
+        if exc.status >= 500:
+            logger.warning("request failed", extra={"code": exc.code, "status": exc.status})
+        return _error(exc)
+
+    @app.exception_handler(ValidationError)
+    def _validation_error(exc: ValidationError) -> Response[str]:
+        return _error(InvalidRequest(describe_validation_error(exc)))
+
+    @app.not_found
+    def _not_found(_: Exception) -> Response[str]:
+        return _error(NotFound("No such route."))
+
+    @app.exception_handler(Exception)
+    def _unexpected(exc: Exception) -> Response[str]:
+        logger.exception("unhandled error")
+        return json_response(500, {"error": {"code": "internal_error", "message": "Internal error; please retry."}})
+
+    return app
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        field = ".".join(str(p) for p in err["loc"]) or "body"
+        parts.append(f"{field}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def current_user(app: APIGatewayHttpResolver) -> str:
+    """The caller is the verified JWT's ``sub`` (API Gateway's authorizer put it there), never a body field."""
+    authorizer = app.current_event.request_context.authorizer
+    claims = (authorizer.jwt_claim if authorizer else None) or {}
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub or len(sub) > 256:
+        raise Unauthorized("A valid bearer token is required.")
+    return sub
+
+
+def current_claims(app: APIGatewayHttpResolver) -> dict[str, Any]:
+    authorizer = app.current_event.request_context.authorizer
+    return dict((authorizer.jwt_claim if authorizer else None) or {})
+
+
+def raw_body(app: APIGatewayHttpResolver) -> bytes:
+    """The exact bytes the client sent (API Gateway may have base64-encoded them)."""
+    event = app.current_event
+    body = event.decoded_body or ""
+    data = body.encode("utf-8") if isinstance(body, str) else body
+    if len(data) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"Request body is larger than {MAX_BODY_BYTES} bytes.")
+    return data
+
+
+def parse_body(app: APIGatewayHttpResolver, model: type[M]) -> M:
+    data = raw_body(app)
+    if not data.strip():
+        payload: Any = {}
+    else:
+        try:
+            payload = json.loads(data)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidRequest("body: request body must be valid JSON.") from exc
+    if not isinstance(payload, dict):
+        raise InvalidRequest("body: request body must be a JSON object.")
+    return model.model_validate(payload, strict=True)
+
+
+def parse_query(app: APIGatewayHttpResolver, model: type[M]) -> M:
+    """Query values arrive as strings; lax mode turns "25" into 25 while the model's bounds still apply."""
+    params = app.current_event.query_string_parameters or {}
+    return model.model_validate(dict(params))
+
+
+def idempotency_key(app: APIGatewayHttpResolver) -> str | None:
+    key = app.current_event.headers.get("idempotency-key")
+    if key is None:
+        return None
+    if not 1 <= len(key) <= 255:
+        raise InvalidRequest("Idempotency-Key header must be 1-255 characters.")
+    return key

@@ -20,12 +20,12 @@ from local.template import ROOT, create_table
 TABLE = "credits-local"
 
 
-def run_stripe_setup(base_env: dict[str, str]) -> None:
+def run_stripe_setup(api_key: str, api_base: str | None) -> None:
     """Create the catalog's prices in whichever Stripe the stack talks to (idempotent by lookup_key)."""
     sys.path.insert(0, str(ROOT / "scripts"))
     from stripe_setup import setup  # type: ignore[import-not-found]
 
-    setup(api_key=base_env["STRIPE_SECRET_KEY"], api_base=base_env.get("STRIPE_API_BASE"))
+    setup(api_key=api_key, api_base=api_base)
 
 
 def main() -> int:
@@ -51,15 +51,16 @@ def main() -> int:
         )
         stack.warm()
         stack.start()
-        run_stripe_setup(dict(os.environ))
+        run_stripe_setup(os.environ["STRIPE_SECRET_KEY"], os.environ.get("STRIPE_API_BASE"))
         base = stack.config.base_url
+        stripe_where = f"simulator at {base}/_stripe/v1" if stack.config.uses_simulator else "real API (key set)"
         print(f"""
 Credits local stack is up.
   Dashboard        {base}/
   API              {base}/credits/...   (contract: ../shared/api-contract.md)
   Dev token        curl -s -X POST {base}/dev/token -d '{{"sub":"alice"}}'
   DynamoDB Local   {ddb.endpoint}  table {TABLE} ({'created' if created else 'existing'}), data in {data_dir}
-  Stripe           {'simulator at ' + base + '/_stripe/v1' if stack.config.uses_simulator else 'real API (STRIPE_SECRET_KEY set)'}
+  Stripe           {stripe_where}
   Webhook secret   {webhook_secret if stack.config.uses_simulator else '(from STRIPE_WEBHOOK_SECRET)'}
 Press Ctrl-C to stop.""", flush=True)
         stop = threading.Event()

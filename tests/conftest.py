@@ -74,10 +74,9 @@ class Stack:
 
 @pytest.fixture(scope="session")
 def stack(ddb_local: Any, table: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    from credits import bootstrap
     from local.dynamodb_local import free_port
     from local.server import LocalStack, StackConfig
-
-    from credits import bootstrap
 
     port = free_port()
     local = LocalStack(StackConfig(port=port, table_name=table, dynamodb_endpoint=ddb_local.endpoint,
@@ -85,12 +84,9 @@ def stack(ddb_local: Any, table: str, tmp_path_factory: pytest.TempPathFactory) 
     bootstrap.reset()
     local.warm()
     local.start()
-    try:
-        from stripe_setup import setup  # type: ignore[import-not-found]
-    except ImportError:
-        setup = None
-    if setup is not None:
-        setup(api_key=os.environ["STRIPE_SECRET_KEY"], api_base=os.environ.get("STRIPE_API_BASE"))
+    from local.dev import run_stripe_setup
+
+    run_stripe_setup(os.environ["STRIPE_SECRET_KEY"], os.environ.get("STRIPE_API_BASE"))
     yield Stack(base_url=local.config.base_url, stack=local, ledger=bootstrap.ledger())
     local.stop()
 

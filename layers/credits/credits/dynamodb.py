@@ -126,7 +126,7 @@ def _plain(item: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-class AlreadyApplied(Exception):  # noqa: N818 - a signal, not a failure
+class AlreadyApplied(Exception):
     """The idempotency record exists with the same request: the caller returns the stored result."""
 
     def __init__(self, result: dict[str, Any]) -> None:
@@ -134,7 +134,7 @@ class AlreadyApplied(Exception):  # noqa: N818 - a signal, not a failure
         self.result = result
 
 
-class PurchaseMismatch(Exception):  # noqa: N818
+class PurchaseMismatch(Exception):
     """The purchase record belongs to another user or bundle than the event claims."""
 
 
@@ -607,6 +607,7 @@ class DynamoLedgerStore:
         clawed_total: int,
         status: str,
         entry: Entry | None,
+        now_iso: str,
     ) -> bool:
         """Record one refund/dispute once (marker), raising the purchase's clawed total from what we read.
 
@@ -614,7 +615,7 @@ class DynamoLedgerStore:
         """
         delta = clawed_total - purchase.credits_clawed_back
         items = [
-            self._put({"PK": purchase_pk(purchase.session_id), "SK": marker_sk, "applied_at": entry.created_at if entry else ""}),
+            self._put({"PK": purchase_pk(purchase.session_id), "SK": marker_sk, "applied_at": now_iso}),
             self._update(
                 purchase_pk(purchase.session_id),
                 "PURCHASE",
@@ -630,7 +631,7 @@ class DynamoLedgerStore:
             ),
         ]
         if entry is not None and delta:
-            items.append(self._balance_update(purchase.user_id, -delta, 0, entry.created_at, None))
+            items.append(self._balance_update(purchase.user_id, -delta, 0, now_iso, None))
             items.append(self._entry_put(purchase.user_id, entry))
         try:
             self._transact(items)

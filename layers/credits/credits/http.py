@@ -6,6 +6,7 @@ logged with their stack trace and answered with a generic 500 that carries neith
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any, TypeVar
 
@@ -87,8 +88,11 @@ def current_claims(app: APIGatewayHttpResolver) -> dict[str, Any]:
 def raw_body(app: APIGatewayHttpResolver) -> bytes:
     """The exact bytes the client sent (API Gateway may have base64-encoded them)."""
     event = app.current_event
-    body = event.decoded_body or ""
-    data = body.encode("utf-8") if isinstance(body, str) else body
+    body = event.body or ""
+    try:
+        data = base64.b64decode(body, validate=True) if event.is_base64_encoded else body.encode("utf-8")
+    except ValueError as exc:
+        raise InvalidRequest("body: request body is not valid base64.") from exc
     if len(data) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"Request body is larger than {MAX_BODY_BYTES} bytes.")
     return data

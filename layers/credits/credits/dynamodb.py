@@ -26,7 +26,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from credits.errors import (
     HoldExpired,
@@ -138,6 +138,10 @@ class PurchaseMismatch(Exception):
     """The purchase record belongs to another user or bundle than the event claims."""
 
 
+class PurchaseChanged(Exception):  # noqa: N818
+    """The purchase changed between our read and the clawback transaction: read it again and retry."""
+
+
 class DynamoLedgerStore:
     """Persistence for the ledger. Accepts an injected client so tests can point it at DynamoDB Local."""
 
@@ -186,6 +190,8 @@ class DynamoLedgerStore:
                         raise
                 elif code not in ("TransactionInProgressException",):
                     raise _translate(exc) from exc
+            except BotoCoreError as exc:  # connection lost / timed out after botocore's own retries
+                raise TransientStoreError("The ledger could not be reached; please retry.") from exc
                 if attempt == MAX_CONFLICT_ATTEMPTS:
                     raise TransientStoreError("The ledger is busy; please retry.") from exc
                 self._sleep(random.uniform(0, min(0.5, 0.02 * 2**attempt)))
@@ -640,7 +646,7 @@ class DynamoLedgerStore:
             if _failed(reasons[0]):
                 return False
             if _failed(reasons[1]):
-                raise TransientStoreError("The purchase changed while applying a refund; retry.") from exc
+                raise PurchaseChanged(purchase.session_id) from exc
             raise _translate(exc) from exc
         return True
 

@@ -1,7 +1,7 @@
 """``PaymentGateway`` backed by Stripe: Checkout sessions, their reconciliation and refunds.
 
-One responsibility: translate the domain's payment calls into Stripe API calls (real Stripe, a stripe-mock or the
-local simulator, chosen by ``api_base``) and every Stripe failure into ``PaymentProviderError``.
+One responsibility: translate the domain's payment calls into Stripe API calls (real Stripe, a stripe-mock or
+the local simulator, chosen by ``api_base``) and every Stripe failure into ``PaymentProviderError``.
 Only the purchase and webhook paths import this module, so nothing else pays for ``import stripe``.
 """
 
@@ -10,13 +10,16 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import stripe
 
 from credits.catalog import Bundle, Catalog, load_catalog
 from credits.errors import PaymentProviderError
 from credits.ports import CheckoutSessionRef
+
+if TYPE_CHECKING:
+    from stripe.params.checkout import SessionCreateParams
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +100,7 @@ class StripeGateway:
         self._price_ids: dict[str, str] = {}
         self._price_lock = threading.Lock()
 
-    # PaymentGateway -------------------------------------------------------------------------------------------
+    # PaymentGateway ---
 
     def create_checkout_session(
         self,
@@ -110,9 +113,9 @@ class StripeGateway:
         idempotency_key: str | None,
     ) -> CheckoutSessionRef:
         price_id = self._price_id(bundle)
-        # Session metadata does not reach the PaymentIntent/Charge, and refunds/disputes only carry the latter's.
+        # Session metadata does not reach the PaymentIntent/Charge, which refund/dispute events carry.
         metadata = {"user_id": user_id, "bundle": bundle.id, "credits": str(bundle.credits)}
-        params: dict[str, Any] = {
+        params: SessionCreateParams = {
             "mode": "payment",
             "line_items": [{"price": price_id, "quantity": 1}],
             "client_reference_id": user_id,
@@ -123,9 +126,9 @@ class StripeGateway:
         }
         if email:
             params["customer_email"] = email
-        options: dict[str, Any] = {"idempotency_key": idempotency_key} if idempotency_key else {}
+        options: stripe.RequestOptions = {"idempotency_key": idempotency_key} if idempotency_key else {}
         try:
-            session = self._client.v1.checkout.sessions.create(params=params, options=options)  # type: ignore[arg-type]
+            session = self._client.v1.checkout.sessions.create(params=params, options=options)
         except stripe.StripeError as exc:
             raise _provider_error(exc, "create the checkout session") from exc
         if not session.url:
@@ -139,7 +142,7 @@ class StripeGateway:
             raise _provider_error(exc, "retrieve the checkout session") from exc
 
     def list_completed_sessions(self, *, created_after: int) -> Iterator[dict[str, Any]]:
-        """Completed sessions created at or after ``created_after`` (unix seconds), newest first, as plain dicts.
+        """Completed sessions created at or after ``created_after`` (unix seconds), newest first, as dicts.
 
         The bound is inclusive so a session created in the same second as the caller's watermark is never
         skipped; fulfilment is idempotent, so seeing one twice is harmless.
@@ -162,7 +165,7 @@ class StripeGateway:
         except stripe.StripeError as exc:
             raise _provider_error(exc, "list refunds") from exc
 
-    # Prices ---------------------------------------------------------------------------------------------------
+    # Prices ---
 
     def _price_id(self, bundle: Bundle) -> str:
         cached = self._price_ids.get(bundle.lookup_key)

@@ -1,0 +1,321 @@
+"""Money in, end to end through the local API and the Stripe simulator (Stripe's shapes and signatures)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+SK = {"Authorization": "Bearer sk_test_inspect"}
+
+
+def sign(payload: bytes, t: int | None = None, secret: str | None = None) -> str:
+    t = int(time.time()) if t is None else t
+    secret = secret or os.environ["STRIPE_WEBHOOK_SECRET"]
+    mac = hmac.new(secret.encode(), f"{t}.".encode() + payload, hashlib.sha256).hexdigest()
+    return f"t={t},v1={mac}"
+
+
+def buy(stack: Any, http: Any, user: str, bundle: str = "standard", **headers: str) -> dict[str, Any]:
+    r = http.post(stack.url("/credits/purchase"), json={"bundle": bundle},
+                  headers=stack.headers(user, **headers))
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def pay(stack: Any, http: Any, session_id: str, **body: Any) -> dict[str, Any]:
+    r = http.post(stack.url(f"/_stripe/checkout/{session_id}/pay"), json=body)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def session(stack: Any, http: Any, session_id: str) -> dict[str, Any]:
+    return http.get(stack.url(f"/_stripe/v1/checkout/sessions/{session_id}"), headers=SK).json()
+
+
+def status(stack: Any, http: Any, user: str, session_id: str) -> str:
+    r = http.get(stack.url(f"/credits/purchases/{session_id}"), headers=stack.headers(user))
+    assert r.status_code == 200, r.text
+    return r.json()["status"]
+
+
+def balance(stack: Any, http: Any, user: str) -> dict[str, Any]:
+    return http.get(stack.url("/credits/balance"), headers=stack.headers(user)).json()
+
+
+def post_event(stack: Any, http: Any, event: dict[str, Any], signature: str | None = None) -> Any:
+    payload = json.dumps(event).encode()
+    headers = {"Content-Type": "application/json"}
+    if signature is not False:
+        headers["Stripe-Signature"] = signature or sign(payload)
+    return http.post(stack.url("/webhooks/stripe"), data=payload, headers=headers)
+
+
+def event_for(obj: dict[str, Any], type_: str) -> dict[str, Any]:
+    return {"id": f"evt_test_{time.time_ns()}", "object": "event", "type": type_, "api_version": "2026-10-28",
+            "created": int(time.time()), "livemode": False, "data": {"object": obj}}
+
+
+def test_purchase_creates_a_checkout_session_from_the_server_catalog(stack, http, user):
+    started = buy(stack, http, user, **{"Idempotency-Key": "buy-1"})
+    assert started["url"].endswith(f"/_stripe/checkout/{started['session_id']}")
+    s = session(stack, http, started["session_id"])
+    assert (s["mode"], s["amount_total"], s["currency"], s["client_reference_id"]) == ("payment", 1990, "usd", user)
+    assert s["metadata"] == {"user_id": user, "bundle": "standard", "credits": "2000"}
+    assert s["success_url"] == stack.url("/?success=true&session_id={CHECKOUT_SESSION_ID}")
+    assert s["cancel_url"] == stack.url("/?canceled=true")
+    assert status(stack, http, user, started["session_id"]) == "pending"
+    # The payment intent carries the same metadata, so refunds and disputes map back to the user.
+    pi = http.get(stack.url(f"/_stripe/v1/payment_intents/{pay(stack, http, started['session_id'])['payment_intent']}"),
+                  headers=SK).json()
+    assert pi["metadata"] == {"user_id": user, "bundle": "standard", "credits": "2000"}
+
+
+def test_customer_email_comes_from_the_jwt(stack, http, user):
+    r = http.post(stack.url("/credits/purchase"), json={"bundle": "standard"},
+                  headers={"Authorization": f"Bearer {stack.token(user, 'pat@example.com')}"})
+    assert session(stack, http, r.json()["session_id"])["customer_email"] == "pat@example.com"
+
+
+def test_same_idempotency_key_returns_the_same_session(stack, http, user):
+    a = buy(stack, http, user, **{"Idempotency-Key": "same"})
+    b = buy(stack, http, user, **{"Idempotency-Key": "same"})
+    assert a == b
+
+
+def test_unknown_bundle_is_400_and_client_cannot_choose_price(stack, http, user):
+    r = http.post(stack.url("/credits/purchase"), json={"bundle": "free-money"}, headers=stack.headers(user))
+    assert r.status_code == 400 and r.json()["error"]["code"] == "unknown_bundle"
+    r = http.post(stack.url("/credits/purchase"), json={"bundle": "standard", "unit_amount": 1},
+                  headers=stack.headers(user))
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_request"
+
+
+def test_pay_credits_once_and_status_becomes_fulfilled(stack, http, user):
+    sid = buy(stack, http, user)["session_id"]
+    pay(stack, http, sid)
+    assert status(stack, http, user, sid) == "fulfilled"
+    assert balance(stack, http, user)["balance"] == 2000
+    items = http.get(stack.url("/credits/history"), headers=stack.headers(user)).json()["items"]
+    assert [(e["type"], e["amount"], e["reference"]) for e in items] == [("purchase", 2000, sid)]
+
+
+def test_another_users_purchase_is_404(stack, http, user):
+    sid = buy(stack, http, user)["session_id"]
+    r = http.get(stack.url(f"/credits/purchases/{sid}"), headers=stack.headers(user + "-x"))
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+
+
+def test_20_concurrent_redeliveries_plus_async_success_credit_once(stack, http, user):
+    sid = buy(stack, http, user)["session_id"]
+    event_id = pay(stack, http, sid, deliver=False)["event_id"]
+    completed = http.get(stack.url(f"/_stripe/v1/events/{event_id}"), headers=SK).json()
+    async_ok = event_for(completed["data"]["object"], "checkout.session.async_payment_succeeded")
+
+    def deliver(i: int) -> int:
+        if i == 20:
+            return post_event(stack, http, async_ok).status_code
+        return http.post(stack.url(f"/_stripe/events/{event_id}/resend")).json()["status"]
+
+    with ThreadPoolExecutor(21) as pool:
+        statuses = list(pool.map(deliver, range(21)))
+    assert statuses == [200] * 21
+    assert balance(stack, http, user)["balance"] == 2000
+    items = http.get(stack.url("/credits/history?type=purchase"), headers=stack.headers(user)).json()["items"]
+    assert len(items) == 1
+
+
+@pytest.mark.parametrize("case", ["forged", "tampered", "stale", "missing", "garbage", "wrong-scheme", "empty"])
+def test_bad_signatures_are_400_and_credit_nothing(stack, http, user, case):
+    sid = buy(stack, http, user)["session_id"]
+    event_id = pay(stack, http, sid, deliver=False)["event_id"]
+    event = http.get(stack.url(f"/_stripe/v1/events/{event_id}"), headers=SK).json()
+    payload = json.dumps(event).encode()
+    headers = {"Content-Type": "application/json", "Stripe-Signature": sign(payload)}
+    if case == "forged":
+        headers["Stripe-Signature"] = sign(payload, secret="whsec_attacker")
+    elif case == "tampered":
+        payload = payload.replace(b'"amount_total": 1990', b'"amount_total": 1991')
+    elif case == "stale":
+        headers["Stripe-Signature"] = sign(payload, t=int(time.time()) - 3600)
+    elif case == "missing":
+        del headers["Stripe-Signature"]
+    elif case == "garbage":
+        payload = b"\x00\xffnot json"
+        headers["Stripe-Signature"] = sign(payload)
+    elif case == "wrong-scheme":
+        headers["Stripe-Signature"] = "v1=" + "0" * 64
+    elif case == "empty":
+        payload = b""
+    r = http.post(stack.url("/webhooks/stripe"), data=payload, headers=headers)
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["code"] in ("invalid_signature", "invalid_request")
+    assert balance(stack, http, user)["balance"] == 0
+    assert status(stack, http, user, sid) == "pending"
+
+
+@pytest.mark.parametrize(("field", "value"), [("amount_total", 1), ("currency", "eur"), ("metadata", {"bundle": "pro"})])
+def test_amount_currency_or_bundle_mismatch_credits_nothing(stack, http, user, field, value):
+    sid = buy(stack, http, user)["session_id"]
+    event_id = pay(stack, http, sid, deliver=False)["event_id"]
+    obj = http.get(stack.url(f"/_stripe/v1/events/{event_id}"), headers=SK).json()["data"]["object"]
+    obj[field] = value if field != "metadata" else {**obj["metadata"], **value}
+    r = post_event(stack, http, event_for(obj, "checkout.session.completed"))
+    assert r.status_code == 200 and r.json()["outcome"] == "mismatch"
+    assert balance(stack, http, user)["balance"] == 0
+    assert status(stack, http, user, sid) == "pending"
+
+
+def test_session_of_another_user_cannot_be_claimed(stack, http, user):
+    sid = buy(stack, http, user)["session_id"]
+    event_id = pay(stack, http, sid, deliver=False)["event_id"]
+    obj = http.get(stack.url(f"/_stripe/v1/events/{event_id}"), headers=SK).json()["data"]["object"]
+    thief = user + "-thief"
+    obj["client_reference_id"] = thief
+    obj["metadata"] = {**obj["metadata"], "user_id": thief}
+    assert post_event(stack, http, event_for(obj, "checkout.session.completed")).json()["outcome"] == "mismatch"
+    assert balance(stack, http, thief)["balance"] == 0
+
+
+def test_async_payment_stays_pending_then_fails(stack, http, user):
+    sid = buy(stack, http, user)["session_id"]
+    pay(stack, http, sid, **{"async": True})
+    assert status(stack, http, user, sid) == "pending"
+    http.post(stack.url(f"/_stripe/checkout/{sid}/async_result"), json={"succeeded": False})
+    assert status(stack, http, user, sid) == "failed"
+    assert balance(stack, http, user)["balance"] == 0
+
+
+def test_async_payment_success_credits(stack, http, user):
+    sid = buy(stack, http, user)["session_id"]
+    pay(stack, http, sid, **{"async": True})
+    assert balance(stack, http, user)["balance"] == 0
+    http.post(stack.url(f"/_stripe/checkout/{sid}/async_result"), json={"succeeded": True})
+    assert status(stack, http, user, sid) == "fulfilled" and balance(stack, http, user)["balance"] == 2000
+
+
+def test_expired_session_is_expired_and_late_expiry_never_unfulfils(stack, http, user):
+    sid = buy(stack, http, user)["session_id"]
+    assert http.post(stack.url(f"/_stripe/checkout/{sid}/expire")).status_code == 200
+    assert status(stack, http, user, sid) == "expired"
+    paid = buy(stack, http, user)["session_id"]
+    pay(stack, http, paid)
+    obj = session(stack, http, paid)
+    post_event(stack, http, event_for(obj, "checkout.session.expired"))
+    assert status(stack, http, user, paid) == "fulfilled"
+
+
+def test_partial_then_full_refund_after_spending_makes_debt_repaid_by_a_purchase(stack, http, user):
+    sid = buy(stack, http, user)["session_id"]
+    pi = pay(stack, http, sid)["payment_intent"]
+    assert http.post(stack.url("/credits/consume"), json={"amount": 1500}, headers=stack.headers(user)).status_code == 200
+
+    assert http.post(stack.url(f"/_stripe/payment_intents/{pi}/refund"), json={"amount": 995}).status_code == 200
+    assert balance(stack, http, user)["available"] == 500 - 1000  # half the money back = half the credits
+    assert status(stack, http, user, sid) == "fulfilled"
+
+    assert http.post(stack.url(f"/_stripe/payment_intents/{pi}/refund"), json={}).status_code == 200
+    b = balance(stack, http, user)
+    assert (b["available"], b["balance"]) == (-1500, -1500)
+    assert status(stack, http, user, sid) == "refunded"
+
+    r = http.post(stack.url("/credits/consume"), json={"amount": 1}, headers=stack.headers(user))
+    assert r.status_code == 402 and r.json()["error"]["available"] == -1500
+    assert http.post(stack.url("/credits/holds"), json={"amount": 1}, headers=stack.headers(user)).status_code == 402
+
+    pay(stack, http, buy(stack, http, user)["session_id"])
+    assert balance(stack, http, user)["available"] == 500
+    assert http.post(stack.url("/credits/consume"), json={"amount": 1}, headers=stack.headers(user)).status_code == 200
+    refunds = http.get(stack.url("/credits/history?type=refund"), headers=stack.headers(user)).json()["items"]
+    assert sorted(e["amount"] for e in refunds) == [-1000, -1000]
+
+
+def test_refund_events_redelivered_do_not_double_count(stack, http, user):
+    sid = buy(stack, http, user)["session_id"]
+    pi = pay(stack, http, sid)["payment_intent"]
+    out = http.post(stack.url(f"/_stripe/payment_intents/{pi}/refund"), json={"amount": 500}).json()
+    for event_id in out["event_ids"] * 3:
+        assert http.post(stack.url(f"/_stripe/events/{event_id}/resend")).json()["status"] == 200
+    assert balance(stack, http, user)["balance"] == 2000 - 2000 * 500 // 1990
+
+
+def test_dispute_claws_back_the_rest(stack, http, user):
+    sid = buy(stack, http, user)["session_id"]
+    pi = pay(stack, http, sid)["payment_intent"]
+    http.post(stack.url(f"/_stripe/payment_intents/{pi}/refund"), json={"amount": 995})
+    assert balance(stack, http, user)["balance"] == 1000
+    out = http.post(stack.url(f"/_stripe/payment_intents/{pi}/dispute"), json={}).json()
+    assert balance(stack, http, user)["balance"] == 0
+    http.post(stack.url(f"/_stripe/events/{out['event_id']}/resend"))
+    assert balance(stack, http, user)["balance"] == 0
+    assert status(stack, http, user, sid) == "refunded"
+
+
+def test_dynamodb_failure_mid_fulfilment_is_5xx_then_the_retry_credits_once(stack, http, user):
+    from botocore.exceptions import EndpointConnectionError
+
+    sid = buy(stack, http, user)["session_id"]
+    client = stack.ledger.store.client
+    failures = []
+
+    def fail_once(**_: Any) -> None:
+        if not failures:
+            failures.append(1)
+            raise EndpointConnectionError(endpoint_url="http://dynamodb")
+
+    client.meta.events.register("before-call.dynamodb.TransactWriteItems", fail_once)
+    try:
+        out = pay(stack, http, sid)
+    finally:
+        client.meta.events.unregister("before-call.dynamodb.TransactWriteItems", fail_once)
+    # The simulator retries like Stripe: first delivery got a 5xx, the retry credited.
+    event = http.get(stack.url(f"/_stripe/v1/events/{out['event_id']}"), headers=SK).json()
+    assert failures == [1]
+    assert balance(stack, http, user)["balance"] == 2000
+    http.post(stack.url(f"/_stripe/events/{event['id']}/resend"))
+    assert balance(stack, http, user)["balance"] == 2000
+
+
+def test_transient_failure_answers_5xx_with_envelope(stack, http, user):
+    from botocore.exceptions import EndpointConnectionError
+
+    sid = buy(stack, http, user)["session_id"]
+    event_id = pay(stack, http, sid, deliver=False)["event_id"]
+    event = http.get(stack.url(f"/_stripe/v1/events/{event_id}"), headers=SK).json()
+    client = stack.ledger.store.client
+
+    def fail(**_: Any) -> None:
+        raise EndpointConnectionError(endpoint_url="http://dynamodb")
+
+    client.meta.events.register("before-call.dynamodb.TransactWriteItems", fail)
+    try:
+        r = post_event(stack, http, event)
+    finally:
+        client.meta.events.unregister("before-call.dynamodb.TransactWriteItems", fail)
+    assert r.status_code >= 500 and r.json()["error"]["code"] == "temporarily_unavailable"
+    assert balance(stack, http, user)["balance"] == 0
+    assert post_event(stack, http, event).status_code == 200
+    assert balance(stack, http, user)["balance"] == 2000
+
+
+def test_unknown_event_types_are_acknowledged(stack, http):
+    r = post_event(stack, http, event_for({"id": "cus_1", "object": "customer"}, "customer.created"))
+    assert r.status_code == 200 and r.json()["received"] is True
+
+
+def test_reconciliation_credits_a_lost_webhook_once(stack, http, user):
+    sid = buy(stack, http, user)["session_id"]
+    pay(stack, http, sid, deliver=False)
+    assert balance(stack, http, user)["balance"] == 0
+    first = http.post(stack.url("/_local/invoke/ReconcileFunction")).json()
+    assert sid in first["fulfilled"]
+    assert balance(stack, http, user)["balance"] == 2000
+    second = http.post(stack.url("/_local/invoke/ReconcileFunction")).json()
+    assert second["fulfilled"] == [] and second["checked"] >= 1
+    assert balance(stack, http, user)["balance"] == 2000

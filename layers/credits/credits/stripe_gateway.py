@@ -158,9 +158,7 @@ class StripeGateway:
 
     def list_refunds(self, *, payment_intent: str) -> list[dict[str, Any]]:
         try:
-            page = self._client.v1.refunds.list(
-                params={"payment_intent": payment_intent, "limit": _PAGE_SIZE}
-            )
+            page = self._client.v1.refunds.list(params={"payment_intent": payment_intent, "limit": _PAGE_SIZE})
             return [refund.to_dict() for refund in page.auto_paging_iter()]
         except stripe.StripeError as exc:
             raise _provider_error(exc, "list refunds") from exc

@@ -111,6 +111,7 @@ def http_event(
     body: bytes,
     path_params: dict[str, str],
     claims: dict[str, Any] | None,
+    iam_caller: str | None = None,
     source_ip: str = "127.0.0.1",
 ) -> dict[str, Any]:
     now = datetime.now(UTC)
@@ -158,6 +159,10 @@ def http_event(
         event["pathParameters"] = path_params
     if claims is not None:
         event["requestContext"]["authorizer"] = {"jwt": {"claims": _stringify_claims(claims), "scopes": None}}
+    if iam_caller is not None:
+        event["requestContext"]["authorizer"] = {
+            "iam": {"accountId": "123456789012", "userArn": iam_caller, "userId": "LOCAL", "callerId": "LOCAL"}
+        }
     return event
 
 

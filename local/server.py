@@ -156,17 +156,21 @@ class LocalStack:
             params = route.match(method, path)
             if params is None:
                 continue
-            claims = None
+            claims, iam_caller = None, None
             if route.auth == "jwt":
                 claims = self.authenticate(headers)
                 if claims is None:
                     return 401, {"content-type": "application/json"}, error_body(
                         "unauthorized", "A valid bearer token is required."
                     )
-            elif route.auth == "iam" and not headers.get("authorization", "").startswith("AWS4-HMAC-SHA256"):
-                return 403, {"content-type": "application/json"}, error_body(
-                    "forbidden", "This route needs an IAM (SigV4) signed request."
-                )
+            elif route.auth == "iam":
+                # Locally any SigV4-shaped request passes (credentials cannot be checked without AWS);
+                # deployed, API Gateway verifies the signature and the caller's execute-api permission.
+                if not headers.get("authorization", "").startswith("AWS4-HMAC-SHA256 "):
+                    return 403, {"content-type": "application/json"}, error_body(
+                        "forbidden", "This route needs an IAM (SigV4) signed request."
+                    )
+                iam_caller = "arn:aws:iam::123456789012:user/local-service"
             event = http_event(
                 route,
                 method=method,
@@ -177,6 +181,7 @@ class LocalStack:
                 body=body,
                 path_params=params,
                 claims=claims,
+                iam_caller=iam_caller,
             )
             return decode_response(self.pools[route.function].invoke(event))
         if path.startswith("/_stripe/") and self.simulator is not None:

@@ -17,6 +17,7 @@ from credits.cursor import decode_cursor, encode_cursor
 from credits.dynamodb import AlreadyApplied, DynamoLedgerStore, _Insufficient
 from credits.errors import HoldExpired, HoldNotPending, InsufficientCredits, InvalidRequest, NotFound
 from credits.ids import iso, new_id
+from credits.observability import count
 from credits.models import (
     AdjustmentResult,
     Balance,
@@ -102,6 +103,7 @@ class Ledger:
         except AlreadyApplied as replay:
             return ConsumeResult(replay.result["transaction_id"], int(replay.result["amount"]),
                                  self.balance(user_id), replayed=True)
+        count("CreditsConsumed", amount)
         return ConsumeResult(entry.id, amount, self.balance(user_id))
 
     def place_hold(
@@ -206,10 +208,12 @@ class Ledger:
             write()
         except _Insufficient as exc:
             if exc.old.held <= 0 or not self.expire_holds(user_id):
+                count("InsufficientCreditRefusals")
                 raise InsufficientCredits(exc.available, exc.required) from exc
             try:
                 write()
             except _Insufficient as again:
+                count("InsufficientCreditRefusals")
                 raise InsufficientCredits(again.available, again.required) from again
 
     def _load_hold(self, user_id: str, hold_id: str) -> Hold:

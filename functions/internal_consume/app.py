@@ -1,0 +1,38 @@
+"""POST /internal/credits/consume (IAM-signed): a backend service spends credits on a user's behalf.
+
+The caller is authenticated by API Gateway's IAM authorizer, so the user id comes from the body here; the spend
+is the same domain call as the user-facing route, with the same idempotency and balance rules.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from credits import bootstrap
+from credits.api import InternalConsumeRequest
+from credits.http import create_app, idempotency_key, json_response, parse_body
+from credits.observability import metrics
+
+logger = Logger(service="credits")
+app = create_app()
+bootstrap.ledger()
+
+
+@app.post("/internal/credits/consume")
+def internal_consume() -> Any:
+    req = parse_body(app, InternalConsumeRequest)
+    caller = (app.current_event.request_context.authorizer.iam.user_arn
+              if app.current_event.request_context.authorizer else None)
+    logger.info("internal consume", extra={"caller": caller, "user_id": req.user_id, "amount": req.amount})
+    result = bootstrap.ledger().consume(req.user_id, req.amount, req.description, idempotency_key(app))
+    return json_response(200, {"user_id": req.user_id, **result.to_dict()})
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

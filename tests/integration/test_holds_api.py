@@ -53,7 +53,7 @@ def test_partial_capture_writes_one_usage_entry_and_returns_the_rest(stack, http
 def test_full_capture_defaults_to_the_hold_amount(stack, http, funded):
     hold = place(stack, http, funded, 30)
     body = http.post(stack.url(f"/credits/holds/{hold['hold_id']}/capture"), headers=stack.headers(funded)).json()
-    assert (body["captured"], body["released"], body["balance"], body["held"] if "held" in body else 0) == (30, 0, 70, 0)
+    assert (body["captured"], body["released"], body["balance"], body["available"]) == (30, 0, 70, 70)
     assert bal(stack, http, funded)["held"] == 0
 
 

@@ -134,8 +134,8 @@ class PurchaseService:
         now = self.clock()
         purchase = Purchase(session["id"], user_id, bundle.id, bundle.credits, bundle.unit_amount, bundle.currency,
                             "fulfilled", iso(now))
-        entry = Entry(new_id("tx", now), "purchase", bundle.credits, f"{bundle.name} bundle: {bundle.credits:,} credits",
-                      iso(now), session["id"])
+        description = f"{bundle.name} bundle: {bundle.credits:,} credits"
+        entry = Entry(new_id("tx", now), "purchase", bundle.credits, description, iso(now), session["id"])
         try:
             applied = self.store.fulfil_purchase(purchase, entry, session.get("payment_intent"))
         except PurchaseMismatch:

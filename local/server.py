@@ -245,6 +245,7 @@ class LocalStack:
 def _handler_class(stack: LocalStack) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body are separate writes: avoid the 40 ms delayed-ACK stall
         server_version = "credits-local"
 
         def log_message(self, format: str, *args: Any) -> None:

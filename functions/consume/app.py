@@ -10,8 +10,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from credits import bootstrap
 from credits.api import ConsumeRequest
-from credits.observability import metrics
 from credits.http import create_app, current_user, idempotency_key, json_response, parse_body
+from credits.observability import metrics
 
 logger = Logger(service="credits")
 app = create_app()

@@ -23,7 +23,7 @@ import uuid
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
@@ -111,7 +111,7 @@ _deser = TypeDeserializer()
 def _av(value: Any) -> dict[str, Any]:
     if isinstance(value, float):  # times compared with millisecond precision
         value = Decimal(str(round(value, 3)))
-    return _ser.serialize(value)  # type: ignore[no-any-return]
+    return cast("dict[str, Any]", _ser.serialize(value))
 
 
 def _item(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -138,7 +138,7 @@ class PurchaseMismatch(Exception):
     """The purchase record belongs to another user or bundle than the event claims."""
 
 
-class PurchaseChanged(Exception):  # noqa: N818
+class PurchaseChanged(Exception):
     """The purchase changed between our read and the clawback transaction: read it again and retry."""
 
 
@@ -184,7 +184,7 @@ class DynamoLedgerStore:
             except ClientError as exc:
                 code = exc.response.get("Error", {}).get("Code", "")
                 if code == "TransactionCanceledException":
-                    reasons = exc.response.get("CancellationReasons", [])  # type: ignore[typeddict-item]
+                    reasons = exc.response.get("CancellationReasons", [])
                     codes = {r.get("Code") for r in reasons}
                     if "ConditionalCheckFailed" in codes or "TransactionConflict" not in codes:
                         raise
@@ -661,7 +661,7 @@ class _Insufficient(InsufficientCredits):
 
 
 def _reasons(exc: ClientError) -> Sequence[Mapping[str, Any]]:
-    return exc.response.get("CancellationReasons", []) or [{}] * 8  # type: ignore[typeddict-item]
+    return exc.response.get("CancellationReasons", []) or [{}] * 8
 
 
 def _failed(reason: Mapping[str, Any]) -> bool:

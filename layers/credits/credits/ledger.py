@@ -17,7 +17,6 @@ from credits.cursor import decode_cursor, encode_cursor
 from credits.dynamodb import AlreadyApplied, DynamoLedgerStore, _Insufficient
 from credits.errors import HoldExpired, HoldNotPending, InsufficientCredits, InvalidRequest, NotFound
 from credits.ids import iso, new_id
-from credits.observability import count
 from credits.models import (
     AdjustmentResult,
     Balance,
@@ -28,6 +27,7 @@ from credits.models import (
     HoldPlaced,
     HoldResolved,
 )
+from credits.observability import count
 
 MAX_AMOUNT = 1_000_000_000
 MAX_IDEMPOTENCY_KEY = 255

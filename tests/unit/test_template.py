@@ -1,0 +1,121 @@
+"""The deployed shape, read from template.yaml after the SAM transform: least privilege, table safety, auth."""
+
+from __future__ import annotations
+
+import copy
+import os
+from typing import Any
+
+import pytest
+
+from local.template import http_routes, load_template
+
+FUNCTION_ACTIONS = {
+    # function: exactly the DynamoDB / SSM actions it may use
+    "CatalogFunction": set(),
+    "BalanceFunction": {"dynamodb:GetItem", "dynamodb:Query"},
+    "HistoryFunction": {"dynamodb:Query"},
+    "ConsumeFunction": {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem",
+                        "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"},
+    "HoldsFunction": {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem",
+                      "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"},
+    "InternalConsumeFunction": {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem",
+                                "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"},
+    "PurchaseFunction": {"dynamodb:GetItem", "dynamodb:PutItem", "ssm:GetParameter"},
+    "WebhookFunction": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem",
+                        "ssm:GetParameter"},
+    "ReconcileFunction": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem",
+                          "ssm:GetParameter"},
+    "HoldSweeperFunction": {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
+}
+READS_WEBHOOK_SECRET = {"WebhookFunction"}
+
+
+@pytest.fixture(scope="module")
+def transformed() -> dict[str, Any]:
+    from samtranslator.public.translator import ManagedPolicyLoader
+    from samtranslator.translator.transform import transform
+
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    template = copy.deepcopy(load_template())
+    for resource in template["Resources"].values():  # the translator wants uploaded artifacts
+        props = resource.get("Properties", {})
+        for key in ("CodeUri", "ContentUri"):
+            if key in props:
+                props[key] = "s3://bucket/artifact.zip"
+
+    class NoManagedPolicies(ManagedPolicyLoader):
+        def __init__(self) -> None:
+            pass
+
+        def load(self) -> dict[str, str]:
+            return {}
+
+    return transform(template, {}, NoManagedPolicies())
+
+
+def role_actions(transformed: dict[str, Any], function: str) -> tuple[set[str], list[Any]]:
+    role = transformed["Resources"][f"{function}Role"]["Properties"]
+    actions: set[str] = set()
+    resources: list[Any] = []
+    for policy in role.get("Policies", []):
+        for stmt in policy["PolicyDocument"]["Statement"]:
+            acts = stmt["Action"] if isinstance(stmt["Action"], list) else [stmt["Action"]]
+            actions.update(acts)
+            resources.append(stmt["Resource"])
+    return actions, resources
+
+
+def test_every_function_is_covered(transformed):
+    functions = {k for k, v in transformed["Resources"].items() if v["Type"] == "AWS::Lambda::Function"}
+    assert functions == set(FUNCTION_ACTIONS)
+
+
+@pytest.mark.parametrize("function", list(FUNCTION_ACTIONS))
+def test_each_function_gets_only_the_actions_it_uses(transformed, function):
+    actions, resources = role_actions(transformed, function)
+    assert actions == FUNCTION_ACTIONS[function]
+    assert not any(a.endswith("*") for a in actions)
+    assert "*" not in resources
+    managed = transformed["Resources"][f"{function}Role"]["Properties"]["ManagedPolicyArns"]
+    assert all("AWSLambdaBasicExecutionRole" in str(m) or "AWSXrayWriteOnlyAccess" in str(m) for m in managed)
+
+
+def test_only_the_webhook_reads_the_webhook_secret_and_only_stripe_functions_read_secrets(transformed):
+    for function in FUNCTION_ACTIONS:
+        _, resources = role_actions(transformed, function)
+        text = str(resources)
+        assert ("StripeWebhookSecretParameter" in text) == (function in READS_WEBHOOK_SECRET), function
+        if "ssm:GetParameter" not in FUNCTION_ACTIONS[function]:
+            assert "StripeSecretKeyParameter" not in text
+
+
+def test_table_is_on_demand_with_pitr_deletion_protection_and_ttl():
+    props = load_template()["Resources"]["CreditsTable"]["Properties"]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert props["DeletionProtectionEnabled"] is True
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at_ttl", "Enabled": True}
+
+
+def test_routes_auth_matches_the_contract():
+    auth = {(r.method, r.path): r.auth for r in http_routes()}
+    public = {("GET", "/health"), ("GET", "/credits/bundles"), ("POST", "/webhooks/stripe")}
+    assert {k for k, v in auth.items() if v == "none"} == public
+    assert auth[("POST", "/internal/credits/consume")] == "iam"
+    assert all(v == "jwt" for k, v in auth.items() if k not in public and k[1] != "/internal/credits/consume")
+
+
+def test_layer_is_built_by_sam_for_the_function_runtime():
+    template = load_template()
+    layer = template["Resources"]["CreditsLayer"]
+    runtime = template["Globals"]["Function"]["Runtime"]
+    assert layer["Metadata"]["BuildMethod"] == runtime and runtime >= "python3.12"
+    assert runtime in layer["Properties"]["CompatibleRuntimes"]
+
+
+def test_stripe_secrets_are_ssm_parameter_names_never_values():
+    params = load_template()["Parameters"]
+    for name in ("StripeSecretKeyParameter", "StripeWebhookSecretParameter"):
+        assert params[name]["Default"].startswith("/")
+    assert not any("sk_" in str(p.get("Default", "")) or "whsec_" in str(p.get("Default", "")) for p in params.values())

@@ -190,11 +190,12 @@ class DynamoLedgerStore:
                         raise
                 elif code not in ("TransactionInProgressException",):
                     raise _translate(exc) from exc
-            except BotoCoreError as exc:  # connection lost / timed out after botocore's own retries
-                raise TransientStoreError("The ledger could not be reached; please retry.") from exc
                 if attempt == MAX_CONFLICT_ATTEMPTS:
                     raise TransientStoreError("The ledger is busy; please retry.") from exc
                 self._sleep(random.uniform(0, min(0.5, 0.02 * 2**attempt)))
+            except BotoCoreError as exc:  # connection lost / timed out after botocore's own retries
+                raise TransientStoreError("The ledger could not be reached; please retry.") from exc
+        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
     def _put(self, values: Mapping[str, Any], condition: str = ITEM_NOT_EXISTS) -> dict[str, Any]:
         return {

@@ -15,7 +15,7 @@ PY312 := $(shell command -v python3.12 2>/dev/null || ls -d $$(pyenv root 2>/dev
 export SAM_CLI_TELEMETRY := 0
 export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/credits
 
-.PHONY: setup dev test unit lint stripe-setup reconcile sweep bench clean java chromium sam-check
+.PHONY: setup dev test unit lint stripe-setup reconcile sweep bench clean java chromium sam-check publish-dashboard
 
 setup: $(PY_STAMP) $(DDB_STAMP) java chromium
 
@@ -69,6 +69,10 @@ lint: $(PY_STAMP)
 
 stripe-setup: $(PY_STAMP)
 	$(PY) scripts/stripe_setup.py
+
+# Deployed: upload dashboard/ plus a config.json generated from the stack's outputs (STACK=credits-dev).
+publish-dashboard: $(PY_STAMP)
+	$(PY) scripts/publish_dashboard.py --stack $${STACK:-credits-dev}
 
 # Run a scheduled function against the running `make dev` stack (like `sam local invoke`).
 reconcile:

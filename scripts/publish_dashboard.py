@@ -1,0 +1,81 @@
+"""Publish the static dashboard to the stack's bucket with a generated config.json (API URL and Cognito settings).
+
+Usage: python scripts/publish_dashboard.py --stack credits-dev [--region us-east-1]
+Reads the stack's outputs, uploads dashboard/ with correct content types, and invalidates CloudFront.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import mimetypes
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DASHBOARD = ROOT / "dashboard"
+
+
+def build_config(outputs: dict[str, str]) -> dict[str, Any]:
+    """config.json the dashboard reads at start; Cognito Hosted UI with PKCE when the stack created a pool."""
+    config: dict[str, Any] = {"apiBase": outputs["ApiUrl"].rstrip("/")}
+    if outputs.get("UserPoolClientId") and outputs.get("CognitoDomain"):
+        config["auth"] = {
+            "mode": "cognito",
+            "domain": outputs["CognitoDomain"].rstrip("/"),
+            "clientId": outputs["UserPoolClientId"],
+            "redirectUri": outputs["DashboardUrl"].rstrip("/") + "/",
+            "scopes": ["openid", "email"],
+            "tokenType": "id",
+        }
+    else:
+        raise SystemExit("The stack has no Cognito outputs: write dashboard config.json for your identity provider.")
+    return config
+
+
+def files_to_upload(root: Path = DASHBOARD) -> list[tuple[Path, str]]:
+    out = []
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        if path.name in ("README.md", "config.json") or path.name.startswith("."):
+            continue
+        ctype = "text/javascript" if path.suffix == ".js" else (mimetypes.guess_type(path.name)[0] or "application/octet-stream")
+        out.append((path, ctype))
+    return out
+
+
+def publish(s3: Any, bucket: str, config: dict[str, Any], root: Path = DASHBOARD) -> list[str]:
+    keys = []
+    for path, ctype in files_to_upload(root):
+        key = path.relative_to(root).as_posix()
+        # index.html and config.json must never be cached stale; hashed assets could be, these are not hashed.
+        s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes(), ContentType=ctype, CacheControl="no-cache")
+        keys.append(key)
+    s3.put_object(Bucket=bucket, Key="config.json", Body=json.dumps(config, indent=2).encode(),
+                  ContentType="application/json", CacheControl="no-store")
+    keys.append("config.json")
+    return keys
+
+
+def main(argv: list[str] | None = None) -> int:
+    import boto3
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stack", required=True)
+    parser.add_argument("--region")
+    args = parser.parse_args(argv)
+    session = boto3.Session(region_name=args.region)
+    stack = session.client("cloudformation").describe_stacks(StackName=args.stack)["Stacks"][0]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    keys = publish(session.client("s3"), outputs["DashboardBucketName"], build_config(outputs))
+    session.client("cloudfront").create_invalidation(
+        DistributionId=outputs["DashboardDistributionId"],
+        InvalidationBatch={"Paths": {"Quantity": 1, "Items": ["/*"]}, "CallerReference": str(time.time())},
+    )
+    print(f"published {len(keys)} files; dashboard: {outputs['DashboardUrl']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

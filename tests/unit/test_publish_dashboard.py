@@ -7,7 +7,6 @@ import json
 import boto3
 import pytest
 from moto import mock_aws
-
 from publish_dashboard import build_config, files_to_upload, publish
 
 OUTPUTS = {

@@ -12,6 +12,7 @@ import mimetypes
 import os
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -71,6 +72,8 @@ class LocalStack:
 
     def __init__(self, config: StackConfig) -> None:
         self.config = config
+        # Most requests add no business metric; Powertools warns about each empty flush.
+        warnings.filterwarnings("ignore", "No application metrics to publish")
         self._apply_env()
         ensure_layer_on_path()
         self.routes: list[Route] = http_routes()

@@ -212,26 +212,22 @@ function loadBalance() {
   );
 }
 
-function loadChart() {
+async function loadChart() {
   ui.chart.setAttribute("aria-busy", "true");
-  return forSession(
+  await forSession(
     () => collectActivity((q) => api.history(q)),
-    (activity) => {
-      renderActivity(ui.chart, activity);
-      ui.chart.setAttribute("aria-busy", "false");
-    },
+    (activity) => renderActivity(ui.chart, activity),
   );
+  ui.chart.setAttribute("aria-busy", "false");
 }
 
-function loadBundles() {
+async function loadBundles() {
   ui.bundles.setAttribute("aria-busy", "true");
-  return forSession(
+  await forSession(
     () => api.bundles(),
-    ({ bundles }) => {
-      ui.bundles.replaceChildren(...bundles.map(bundleItem));
-      ui.bundles.setAttribute("aria-busy", "false");
-    },
+    ({ bundles }) => ui.bundles.replaceChildren(...bundles.map(bundleItem)),
   );
+  ui.bundles.setAttribute("aria-busy", "false");
 }
 
 function bundleItem(bundle) {

@@ -6,10 +6,13 @@ test-output/screenshots/.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 import time
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
 import pytest
@@ -239,7 +242,8 @@ def test_history_pages_with_load_more_and_filters_by_type(dash: Dashboard, user:
     expect(rows.first.get_by_test_id("history-amount")).to_have_class(re.compile(r"\bdebit\b"))
     expect(dash.by("chart-used-total")).to_have_text(f"{used:,}")
     expect(dash.by("chart-purchased-total")).to_have_text("2,000")
-    dash.screenshot("dashboard")
+    dash.screenshot("dashboard", full_page=False)
+    dash.screenshot("history-first-page")
 
     dash.by("load-more").click()
     expect(rows).to_have_count(31)
@@ -341,6 +345,7 @@ def test_expired_token_goes_back_to_sign_in(dash: Dashboard, user: str, stack: A
 def test_token_expiring_while_the_page_is_open_goes_back_to_sign_in(dash: Dashboard, user: str, stack: Any) -> None:
     # A token with 12 s left: the page treats it as expired 10 s early, so 2 s from now.
     dash.open()
+    expect(dash.by("sign-in-form")).to_be_visible()
     short = stack.token(user, None, 12)
     dash.page.evaluate("token => sessionStorage.setItem('credits.token', token)", short)
     dash.page.reload()
@@ -365,10 +370,71 @@ def test_token_the_api_rejects_goes_back_to_sign_in(dash: Dashboard, user: str) 
 
 def test_garbage_token_goes_back_to_sign_in(dash: Dashboard) -> None:
     dash.open()
+    # Wait until this first load has read storage, or it could drop the token before the reload.
+    expect(dash.by("sign-in-form")).to_be_visible()
     dash.page.evaluate("sessionStorage.setItem('credits.token', 'not a jwt')")
     dash.page.reload()
     expect(dash.by("sign-in-form")).to_be_visible()
     expect(dash.by("sign-in-message")).to_contain_text("no longer valid")
+
+
+def test_cognito_sign_in_uses_pkce_and_the_id_token(dash: Dashboard, user: str, stack: Any) -> None:
+    """Hosted UI mode against a fake Cognito (route interception): code + PKCE S256, then the id token is used."""
+    domain = "https://auth.example.test"
+    redirect_uri = dash.base_url + "/"
+    config = {
+        "apiBase": "",
+        "auth": {
+            "mode": "cognito",
+            "domain": domain,
+            "clientId": "client-123",
+            "redirectUri": redirect_uri,
+            "scopes": ["openid", "email"],
+        },
+    }
+    seen: dict[str, Any] = {}
+
+    def fake_cognito(route: Route) -> None:
+        url = urlsplit(route.request.url)
+        query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        if url.path == "/oauth2/authorize":
+            seen["authorize"] = query
+            back = f"{query['redirect_uri']}?{urlencode({'code': 'code-xyz', 'state': query['state']})}"
+            route.fulfill(status=302, headers={"Location": back})
+        elif url.path == "/oauth2/token":
+            form = {k: v[0] for k, v in parse_qs(route.request.post_data or "").items()}
+            seen["token"] = form
+            body = {"id_token": stack.token(user), "access_token": "not-for-the-api", "token_type": "Bearer"}
+            route.fulfill(status=200, json=body, headers={"Access-Control-Allow-Origin": "*"})
+        elif url.path == "/logout":
+            seen["logout"] = query
+            route.fulfill(status=302, headers={"Location": query["logout_uri"]})
+        else:
+            route.fulfill(status=404)
+
+    dash.page.route("**/config.json", lambda route: route.fulfill(json=config))
+    dash.page.route(f"{domain}/**", fake_cognito)
+    dash.open()
+    expect(dash.by("sign-in-form")).to_be_hidden()
+    dash.by("sign-in-cognito").click()
+
+    expect(dash.by("balance")).to_have_text("0")
+    expect(dash.by("user-label")).to_have_text(user)
+    expect_query_cleaned(dash)  # no ?code= left behind
+    authorize, token = seen["authorize"], seen["token"]
+    assert authorize["response_type"] == "code"
+    assert authorize["client_id"] == "client-123"
+    assert authorize["scope"] == "openid email"
+    assert authorize["code_challenge_method"] == "S256"
+    assert token["grant_type"] == "authorization_code"
+    assert token["code"] == "code-xyz"
+    assert token["redirect_uri"] == redirect_uri
+    digest = hashlib.sha256(token["code_verifier"].encode()).digest()
+    assert base64.urlsafe_b64encode(digest).rstrip(b"=").decode() == authorize["code_challenge"]
+
+    dash.by("sign-out").click()
+    expect(dash.by("sign-in-cognito")).to_be_visible()
+    assert seen["logout"] == {"client_id": "client-123", "logout_uri": redirect_uri}
 
 
 def test_sign_out_returns_to_the_form_and_forgets_the_token(dash: Dashboard, user: str) -> None:

@@ -17,7 +17,7 @@ from credits.observability import metrics
 logger = Logger(service="credits")
 tracer = Tracer(service="credits")  # Stripe and DynamoDB calls show up as subsegments
 app = create_app()
-bootstrap.purchases()
+bootstrap.purchases(receives_webhooks=True)  # no signing secret configured = no cold start
 
 
 @app.post("/webhooks/stripe")

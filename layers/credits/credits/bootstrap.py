@@ -36,9 +36,16 @@ def ledger() -> Ledger:
     return _services["ledger"]  # type: ignore[no-any-return]
 
 
-def purchases() -> PurchaseService:
+def purchases(*, receives_webhooks: bool = False) -> PurchaseService:
+    """The purchase service; the webhook function asks with ``receives_webhooks=True`` at cold start."""
     if "purchases" not in _services:
         from credits.purchases import build_purchase_service
 
-        _services["purchases"] = build_purchase_service(ledger(), _services.get("gateway"))
+        _services["purchases"] = build_purchase_service(
+            ledger(), _services.get("gateway"), receives_webhooks=receives_webhooks
+        )
+    elif receives_webhooks:
+        from credits.config import StripeConfig
+
+        StripeConfig.from_env().require_webhook_secret_source()
     return _services["purchases"]  # type: ignore[no-any-return]

@@ -280,14 +280,21 @@ def verify_stripe_event(payload: bytes, signature: str | None, secret: str) -> d
     return data
 
 
-def build_purchase_service(ledger: Ledger, gateway: PaymentGateway | None = None) -> PurchaseService:
-    """Wire the service from validated config. Secrets are read (and cached) only when first needed."""
+def build_purchase_service(
+    ledger: Ledger, gateway: PaymentGateway | None = None, *, receives_webhooks: bool = False
+) -> PurchaseService:
+    """Wire the service from validated config. Secrets are read (and cached) only when first needed.
+
+    ``receives_webhooks``: the webhook function refuses to start without a signing secret source, so an
+    unverified event can never be processed; the other functions never read that secret.
+    """
     from credits.config import StripeConfig
     from credits.secrets import secret_value
 
     cfg = StripeConfig.from_env()
     cfg.require_api_key_source()
-    cfg.require_webhook_secret_source()
+    if receives_webhooks:
+        cfg.require_webhook_secret_source()
     dashboard = cfg.require_dashboard_url()
     cache: dict[str, Any] = {}
 

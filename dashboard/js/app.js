@@ -80,7 +80,8 @@ let api = null;
 // (a poll, a slow response) checks it and stops instead of drawing stale data.
 let sessionGeneration = 0;
 let expiryTimer = null;
-let history = null;
+// Not named `history`: that would shadow window.history in this module.
+let historyTable = null;
 
 // ------------------------------------------------------------------ notices
 
@@ -146,8 +147,9 @@ function endSession() {
   sessionGeneration++;
   clearTimeout(expiryTimer);
   clearSession();
+  clearAlert();
   clearStatus();
-  history?.clear();
+  historyTable?.clear();
   ui.balance.textContent = "—";
   ui.breakdown.hidden = true;
   ui.debtBanner.hidden = true;
@@ -181,7 +183,7 @@ function scheduleExpiry(claims) {
 
 function refreshAll() {
   clearAlert();
-  return Promise.all([loadBalance(), history.reload(), loadChart(), loadBundles()]);
+  return Promise.all([loadBalance(), historyTable.reload(), loadChart(), loadBundles()]);
 }
 
 /** Runs `work` for the current session; drops its result (and errors) if the session changed meanwhile. */
@@ -432,7 +434,7 @@ async function boot() {
   startFromStoredSession(signInError);
 }
 
-history = createHistory(
+historyTable = createHistory(
   {
     body: byTestId("history-body"),
     empty: byTestId("history-empty"),

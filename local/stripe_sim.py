@@ -1966,7 +1966,7 @@ document.getElementById("cancel").addEventListener("click", () => act("cancel", 
 
 def _page_html(title: str, body: str, script: str) -> bytes:
     return f"""<!doctype html>
-<html lang=en><head><meta charset=utf-8>
+<html lang=en><head><meta charset=utf-8><link rel=icon href="data:,">
 <meta name=viewport content="width=device-width, initial-scale=1">
 <link rel=icon href="data:,">
 <title>{html.escape(title)}</title>

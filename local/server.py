@@ -285,7 +285,7 @@ def _handler_class(stack: LocalStack) -> type[BaseHTTPRequestHandler]:
                 )
             self._send(status, out_headers, out)
 
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _handle
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_TRACE = _handle
 
     return Handler
 

@@ -184,3 +184,8 @@ def test_unseen_user_gets_zeros_not_404(stack, http, user):
 @pytest.mark.parametrize("body", [{}, {"sub": ""}, {"sub": 5}, {"sub": "a", "email": "nope"}])
 def test_dev_token_validates_input(stack, http, body):
     assert_envelope(http.post(stack.url("/dev/token"), json=body), 400, "invalid_request")
+
+
+@pytest.mark.parametrize("method", ["OPTIONS", "TRACE", "PUT", "DELETE", "PATCH"])
+def test_undeclared_methods_get_a_4xx_envelope(stack, http, method):
+    assert_envelope(http.request(method, stack.url("/credits/balance")), (401, 404, 405))

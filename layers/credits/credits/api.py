@@ -6,7 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-MAX_AMOUNT = 1_000_000_000
+from credits.models import DEFAULT_HOLD_TTL, MAX_AMOUNT, MAX_HOLD_TTL
+
 Amount = Field(ge=1, le=MAX_AMOUNT)
 
 
@@ -21,7 +22,7 @@ class ConsumeRequest(_Body):
 
 class HoldRequest(_Body):
     amount: int = Amount
-    ttl_seconds: int = Field(default=300, ge=1, le=86_400)
+    ttl_seconds: int = Field(default=DEFAULT_HOLD_TTL, ge=1, le=MAX_HOLD_TTL)
     description: str = Field(default="", max_length=200)
 
 

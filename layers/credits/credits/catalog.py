@@ -11,6 +11,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from credits.models import MAX_AMOUNT
+
 CATALOG_FILE = Path(__file__).with_name("catalog.json")
 
 
@@ -19,7 +21,7 @@ class Bundle(BaseModel):
 
     id: str = Field(pattern=r"^[a-z0-9_-]{1,40}$")
     name: str = Field(min_length=1, max_length=80)
-    credits: int = Field(gt=0, le=1_000_000_000)
+    credits: int = Field(gt=0, le=MAX_AMOUNT)
     unit_amount: int = Field(gt=0, description="Price in the currency's smallest unit (cents).")
     currency: str = Field(pattern=r"^[a-z]{3}$")
     lookup_key: str = Field(min_length=1, max_length=200)

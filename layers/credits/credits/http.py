@@ -15,6 +15,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from pydantic import BaseModel, ValidationError
 
 from credits.errors import CreditsError, InvalidRequest, NotFound, PayloadTooLarge, Unauthorized
+from credits.models import MAX_IDEMPOTENCY_KEY
 
 MAX_BODY_BYTES = 64 * 1024
 JSON = "application/json"
@@ -122,6 +123,6 @@ def idempotency_key(app: APIGatewayHttpResolver) -> str | None:
     key = app.current_event.headers.get("idempotency-key")
     if key is None:
         return None
-    if not 1 <= len(key) <= 255:
-        raise InvalidRequest("Idempotency-Key header must be 1-255 characters.")
+    if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY:
+        raise InvalidRequest(f"Idempotency-Key header must be 1-{MAX_IDEMPOTENCY_KEY} characters.")
     return key

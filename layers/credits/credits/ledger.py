@@ -11,6 +11,7 @@ import json
 import math
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from credits.cursor import decode_cursor, encode_cursor
@@ -18,6 +19,10 @@ from credits.dynamodb import AlreadyApplied, DynamoLedgerStore, _Insufficient
 from credits.errors import HoldExpired, HoldNotPending, InsufficientCredits, InvalidRequest, NotFound
 from credits.ids import iso, new_id
 from credits.models import (
+    DEFAULT_HOLD_TTL,
+    MAX_AMOUNT,
+    MAX_HOLD_TTL,
+    MAX_IDEMPOTENCY_KEY,
     AdjustmentResult,
     Balance,
     ConsumeResult,
@@ -28,11 +33,6 @@ from credits.models import (
     HoldResolved,
 )
 from credits.observability import count
-
-MAX_AMOUNT = 1_000_000_000
-MAX_IDEMPOTENCY_KEY = 255
-DEFAULT_HOLD_TTL = 300
-MAX_HOLD_TTL = 86_400
 
 
 def request_hash(payload: dict[str, Any]) -> str:
@@ -239,6 +239,4 @@ class Ledger:
 
 
 def _with_status(hold: Hold, status: str) -> Hold:
-    from dataclasses import replace
-
     return replace(hold, status=status)

@@ -5,6 +5,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+# Limits of the contract, shared by request validation (api.py) and the domain's own checks (ledger.py).
+MAX_AMOUNT = 1_000_000_000
+MAX_IDEMPOTENCY_KEY = 255
+DEFAULT_HOLD_TTL = 300
+MAX_HOLD_TTL = 86_400
+
 EntryType = Literal["purchase", "usage", "refund", "adjustment"]
 ENTRY_TYPES: tuple[str, ...] = ("purchase", "usage", "refund", "adjustment")
 HoldStatus = Literal["pending", "captured", "released", "expired"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -14,7 +14,6 @@ from credits.http import create_app, current_claims, current_user, idempotency_k
 from credits.observability import metrics
 
 logger = Logger(service="credits")
-tracer = Tracer(service="credits")  # Stripe and DynamoDB calls show up as subsegments
 app = create_app()
 bootstrap.purchases()
 
@@ -36,7 +35,6 @@ def purchase_status(session_id: str) -> Any:
 
 
 @metrics.log_metrics
-@tracer.capture_lambda_handler
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from credits import bootstrap
@@ -15,7 +15,6 @@ from credits.http import create_app, json_response, raw_body
 from credits.observability import metrics
 
 logger = Logger(service="credits")
-tracer = Tracer(service="credits")  # Stripe and DynamoDB calls show up as subsegments
 app = create_app()
 bootstrap.purchases(receives_webhooks=True)  # no signing secret configured = no cold start
 
@@ -28,7 +27,6 @@ def stripe_webhook() -> Any:
 
 
 @metrics.log_metrics
-@tracer.capture_lambda_handler
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from pydantic import BaseModel, ValidationError
 
 from credits.errors import CreditsError, InvalidRequest, NotFound, PayloadTooLarge, Unauthorized
 from credits.models import MAX_IDEMPOTENCY_KEY
 
 MAX_BODY_BYTES = 64 * 1024
 JSON = "application/json"
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M", bound="BaseModel")
+
+if TYPE_CHECKING:  # pydantic is imported by the routes that parse input, not at every cold start
+    from pydantic import BaseModel, ValidationError
 
 logger = Logger(service="credits")
 
@@ -46,10 +48,6 @@ def create_app() -> APIGatewayHttpResolver:
         if exc.status >= 500:
             logger.warning("request failed", extra={"code": exc.code, "status": exc.status})
         return _error(exc)
-
-    @app.exception_handler(ValidationError)
-    def _validation_error(exc: ValidationError) -> Response[str]:
-        return _error(InvalidRequest(describe_validation_error(exc)))
 
     @app.not_found
     def _not_found(_: Exception) -> Response[str]:
@@ -110,13 +108,22 @@ def parse_body(app: APIGatewayHttpResolver, model: type[M]) -> M:
             raise InvalidRequest("body: request body must be valid JSON.") from exc
     if not isinstance(payload, dict):
         raise InvalidRequest("body: request body must be a JSON object.")
-    return model.model_validate(payload, strict=True)
+    return _validate(model, payload, strict=True)
 
 
 def parse_query(app: APIGatewayHttpResolver, model: type[M]) -> M:
     """Query values arrive as strings; lax mode turns "25" into 25 while the model's bounds still apply."""
     params = app.current_event.query_string_parameters or {}
-    return model.model_validate(dict(params))
+    return _validate(model, dict(params), strict=False)
+
+
+def _validate(model: type[M], payload: dict[str, Any], *, strict: bool) -> M:
+    from pydantic import ValidationError
+
+    try:
+        return model.model_validate(payload, strict=strict)
+    except ValidationError as exc:
+        raise InvalidRequest(describe_validation_error(exc)) from exc
 
 
 def idempotency_key(app: APIGatewayHttpResolver) -> str | None:

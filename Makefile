@@ -81,5 +81,9 @@ reconcile:
 sweep:
 	@curl -fsS -X POST http://127.0.0.1:$${PORT:-3000}/_local/invoke/HoldSweeperFunction; echo
 
+# A performance report (bench/report.md + report.json) from one run against DynamoDB Local; never fails on a target.
+bench: setup
+	$(PY) -m bench.run
+
 clean:
 	rm -rf $(VENV) .tools .aws-sam test-output

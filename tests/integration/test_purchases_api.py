@@ -319,3 +319,21 @@ def test_reconciliation_credits_a_lost_webhook_once(stack, http, user):
     second = http.post(stack.url("/_local/invoke/ReconcileFunction")).json()
     assert second["fulfilled"] == [] and second["checked"] >= 1
     assert balance(stack, http, user)["balance"] == 2000
+
+
+def test_stripe_refusal_is_a_502_envelope_without_provider_details(stack, http, user):
+    from credits import bootstrap
+    from credits.purchases import build_purchase_service
+    from credits.stripe_gateway import StripeGateway
+
+    saved = dict(bootstrap._services)
+    bad_key = "sk_live_not_a_real_key_0123456789"
+    gateway = StripeGateway(bad_key, api_base=os.environ["STRIPE_API_BASE"])
+    bootstrap.configure(purchases=build_purchase_service(stack.ledger, gateway))
+    try:
+        r = http.post(stack.url("/credits/purchase"), json={"bundle": "standard"}, headers=stack.headers(user))
+    finally:
+        bootstrap.reset()
+        bootstrap.configure(**saved)
+    assert r.status_code == 502 and r.json()["error"]["code"] == "payment_provider_error"
+    assert bad_key[-8:] not in r.text and "Traceback" not in r.text

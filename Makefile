@@ -45,7 +45,7 @@ dev: setup
 test: setup
 	$(PY) -m ruff check .
 	$(PY) -m mypy
-	$(PY) -m cfnlint template.yaml
+	$(VENV)/bin/cfn-lint template.yaml
 	$(PY) -m pytest
 	$(MAKE) --no-print-directory sam-check
 

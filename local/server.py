@@ -214,7 +214,7 @@ class LocalStack:
     def _dev_token(self, body: bytes) -> tuple[int, dict[str, str], bytes]:
         try:
             data = json.loads(body or b"{}")
-        except ValueError:
+        except (ValueError, RecursionError):
             return 400, {"content-type": "application/json"}, error_body(
                 "invalid_request", "body: request body must be valid JSON."
             )
@@ -267,7 +267,19 @@ def _handler_class(stack: LocalStack) -> type[BaseHTTPRequestHandler]:
 
         def _handle(self) -> None:
             headers = {k.lower(): v for k, v in self.headers.items()}
-            length = int(headers.get("content-length") or 0)
+            if "chunked" in headers.get("transfer-encoding", "").lower():
+                # API Gateway buffers bodies; this server needs a length to stay in step with the connection.
+                self.close_connection = True
+                self._send(411, {"content-type": "application/json"},
+                           error_body("length_required", "Send the body with a Content-Length header."))
+                return
+            raw_length = headers.get("content-length") or "0"
+            if not raw_length.isdigit():
+                self.close_connection = True
+                self._send(400, {"content-type": "application/json"},
+                           error_body("invalid_request", "Content-Length must be a non-negative integer."))
+                return
+            length = int(raw_length)
             if length > MAX_BODY:
                 self.close_connection = True
                 self._send(413, {"content-type": "application/json"},

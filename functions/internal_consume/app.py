@@ -28,7 +28,9 @@ def internal_consume() -> Any:
     caller = (app.current_event.request_context.authorizer.iam.user_arn
               if app.current_event.request_context.authorizer else None)
     logger.info("internal consume", extra={"caller": caller, "user_id": req.user_id, "amount": req.amount})
-    result = bootstrap.ledger().consume(req.user_id, req.amount, req.description, idempotency_key(app))
+    result = bootstrap.ledger().consume(
+        req.user_id, req.amount, req.description, idempotency_key(app), idempotency_scope="internal_consume"
+    )
     return json_response(200, {"user_id": req.user_id, **result.to_dict()})
 
 

@@ -189,3 +189,50 @@ def test_dev_token_validates_input(stack, http, body):
 @pytest.mark.parametrize("method", ["OPTIONS", "TRACE", "PUT", "DELETE", "PATCH"])
 def test_undeclared_methods_get_a_4xx_envelope(stack, http, method):
     assert_envelope(http.request(method, stack.url("/credits/balance")), (401, 404, 405))
+
+
+@pytest.mark.parametrize("path", ["/credits/consume", "/credits/holds", "/credits/purchase", "/dev/token"])
+def test_absurdly_nested_json_is_400_not_500(stack, http, funded, path):
+    body = b"[" * 60_000  # under 64 KiB, deeper than the parser's recursion limit
+    resp = http.post(stack.url(path), data=body, headers=stack.headers(funded, **{"Content-Type": "application/json"}))
+    assert_envelope(resp, 400, "invalid_request")
+
+
+def test_long_unknown_bundle_is_unknown_bundle(stack, http, funded):
+    resp = http.post(stack.url("/credits/purchase"), json={"bundle": "x" * 300}, headers=stack.headers(funded))
+    error = assert_envelope(resp, 400, "unknown_bundle")
+    assert len(error["message"]) < 200
+
+
+def _raw(stack, request: bytes) -> bytes:
+    import socket
+    from urllib.parse import urlsplit
+
+    url = urlsplit(stack.base_url)
+    with socket.create_connection((url.hostname, url.port), timeout=5) as sock:
+        sock.sendall(request)
+        chunks = []
+        while True:
+            try:
+                data = sock.recv(65536)
+            except TimeoutError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+    return b"".join(chunks)
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        (b"Content-Length: abc\r\n", b" 400 "),
+        (b"Content-Length: -5\r\n", b" 400 "),
+        (b"Transfer-Encoding: chunked\r\n", b" 411 "),
+    ],
+)
+def test_bad_request_framing_gets_an_envelope_not_a_hang(stack, headers, status):
+    response = _raw(stack, b"POST /credits/consume HTTP/1.1\r\nHost: x\r\n" + headers + b"\r\n5\r\nhello\r\n0\r\n\r\n")
+    head, _, body = response.partition(b"\r\n\r\n")
+    assert status in head.split(b"\r\n")[0]
+    assert b'"error"' in body

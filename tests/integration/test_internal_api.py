@@ -40,3 +40,14 @@ def test_internal_consume_validates_the_body(stack, http, user):
         r = signed_post(http, url, body)
         assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_request", body
 
+
+
+def test_internal_and_user_idempotency_keys_do_not_collide(stack, http, user):
+    stack.ledger.adjust(user, 10, "seed", f"seed-{user}")
+    r_user = http.post(stack.url("/credits/consume"), json={"amount": 1},
+                       headers=stack.headers(user, **{"Idempotency-Key": "shared"}))
+    r_internal = signed_post(http, stack.url("/internal/credits/consume"),
+                             b'{"user_id": "%s", "amount": 2}' % user.encode(), **{"Idempotency-Key": "shared"})
+    assert r_user.status_code == r_internal.status_code == 200
+    assert r_user.json()["transaction_id"] != r_internal.json()["transaction_id"]
+    assert r_internal.json()["balance"] == 7

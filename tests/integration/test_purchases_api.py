@@ -337,3 +337,56 @@ def test_stripe_refusal_is_a_502_envelope_without_provider_details(stack, http, 
         bootstrap.configure(**saved)
     assert r.status_code == 502 and r.json()["error"]["code"] == "payment_provider_error"
     assert bad_key[-8:] not in r.text and "Traceback" not in r.text
+
+
+def test_refunds_listed_together_then_the_rest_claw_back_everything(stack, http, user):
+    """Regression: tiny refunds that move no whole credit must still count towards the refunded total."""
+    sid = buy(stack, http, user, bundle="starter")["session_id"]  # 500 credits for 590 cents
+    pi = pay(stack, http, sid)["payment_intent"]
+    last = None
+    for _ in range(2):
+        last = http.post(stack.url(f"/_stripe/payment_intents/{pi}/refund"), json={"amount": 1, "deliver": False}).json()
+    charge_refunded = last["event_ids"][-1]
+    assert http.post(stack.url(f"/_stripe/events/{charge_refunded}/resend")).json()["status"] == 200
+    purchase = http.get(stack.url(f"/credits/purchases/{sid}"), headers=stack.headers(user)).json()
+    assert purchase["refunded_amount"] == 2
+    http.post(stack.url(f"/_stripe/payment_intents/{pi}/refund"), json={})
+    purchase = http.get(stack.url(f"/credits/purchases/{sid}"), headers=stack.headers(user)).json()
+    assert (purchase["status"], purchase["refunded_amount"], purchase["credits_clawed_back"]) == ("refunded", 590, 500)
+    assert balance(stack, http, user)["balance"] == 0
+
+
+def test_dispute_before_fulfilment_is_retried_until_the_purchase_is_credited(stack, http, user):
+    sid = buy(stack, http, user)["session_id"]
+    pi = pay(stack, http, sid, deliver=False)["payment_intent"]  # the completed webhook is lost
+    dispute = http.post(stack.url(f"/_stripe/payment_intents/{pi}/dispute"), json={}).json()
+    delivery = http.get(stack.url(f"/_stripe/events/{dispute['event_id']}"), headers=SK).json()["_delivery"]
+    assert delivery["status"] == 503  # "not yet": Stripe keeps the event and delivers it again later
+    assert http.post(stack.url("/_local/invoke/ReconcileFunction")).json()["fulfilled"] == [sid]
+    assert balance(stack, http, user)["balance"] == 2000
+    assert http.post(stack.url(f"/_stripe/events/{dispute['event_id']}/resend")).json()["status"] == 200
+    assert balance(stack, http, user)["balance"] == 0
+    assert status(stack, http, user, sid) == "refunded"
+
+
+def test_sessions_of_other_integrations_are_ignored_without_alarm(stack, http):
+    foreign = {"id": "cs_test_foreign", "object": "checkout.session", "mode": "payment", "payment_status": "paid",
+               "amount_total": 500, "currency": "usd", "client_reference_id": None, "metadata": {"order": "42"}}
+    r = post_event(stack, http, event_for(foreign, "checkout.session.completed"))
+    assert r.status_code == 200 and r.json()["outcome"] == "ignored"
+
+
+def test_a_pending_refund_claws_back_only_once_it_succeeds(stack, http, user):
+    sid = buy(stack, http, user)["session_id"]
+    pi = pay(stack, http, sid)["payment_intent"]
+    refund = {"id": f"re_test_{time.time_ns()}", "object": "refund", "amount": 995, "payment_intent": pi,
+              "status": "pending", "currency": "usd", "metadata": {}}
+    assert post_event(stack, http, event_for(refund, "refund.created")).json()["outcome"] == "ignored"
+    assert balance(stack, http, user)["balance"] == 2000
+    succeeded = {**refund, "status": "succeeded"}
+    assert post_event(stack, http, event_for(succeeded, "refund.updated")).json()["outcome"] == "refunded"
+    assert post_event(stack, http, event_for(succeeded, "charge.refund.updated")).json()["outcome"] == "duplicate"
+    assert balance(stack, http, user)["balance"] == 1000
+    failed = {**refund, "id": refund["id"] + "_2", "status": "failed"}
+    assert post_event(stack, http, event_for(failed, "refund.updated")).json()["outcome"] == "ignored"
+    assert balance(stack, http, user)["balance"] == 1000

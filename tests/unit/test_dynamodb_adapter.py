@@ -73,7 +73,7 @@ def test_conditional_failure_is_not_retried_and_maps_to_insufficient_credits():
     assert sleeps == []
 
 
-def test_one_client_request_token_is_reused_across_conflict_retries():
+def test_each_conflict_retry_uses_a_fresh_client_request_token():
     store, stubber, _ = make_store()
     tokens: list[str] = []
     store.client.meta.events.register(
@@ -84,7 +84,8 @@ def test_one_client_request_token_is_reused_across_conflict_retries():
     stubber.add_response("get_item", BALANCE)
     with stubber:
         Ledger(store).consume("u", 1)
-    assert len(tokens) == 2 and tokens[0] == tokens[1]
+    # A conflict-cancelled attempt applied nothing; reusing its token could replay the cancellation.
+    assert len(tokens) == 2 and tokens[0] != tokens[1]
 
 
 def test_throttling_after_botocore_retries_is_a_503():
@@ -103,3 +104,31 @@ def test_consume_makes_one_write_and_no_read_before_it():
     with stubber:
         Ledger(store).consume("u", 1)
     assert calls == ["TransactWriteItems", "GetItem"]  # the read only reports the balance after the write
+
+
+def test_read_throttling_and_outages_are_503_not_500():
+    from botocore.exceptions import EndpointConnectionError
+
+    store, stubber, _ = make_store()
+    stubber.add_client_error("get_item", service_error_code="ProvisionedThroughputExceededException",
+                             http_status_code=400)
+    with stubber, pytest.raises(TransientStoreError):
+        Ledger(store).balance("u")
+
+    def unreachable(**_: Any) -> None:
+        raise EndpointConnectionError(endpoint_url="http://dynamodb")
+
+    store.client.meta.events.register("before-send.dynamodb.Query", unreachable)
+    with pytest.raises(TransientStoreError):
+        Ledger(store).history("u", limit=5, cursor=None, entry_type=None)
+
+
+def test_a_failed_balance_read_after_a_committed_spend_still_reports_the_spend():
+    """The credits moved: answering 5xx would invite a retry that spends twice."""
+    store, stubber, _ = make_store()
+    stubber.add_response("transact_write_items", {}, {"TransactItems": ANY, "ClientRequestToken": ANY})
+    stubber.add_client_error("get_item", service_error_code="ThrottlingException", http_status_code=400)
+    with stubber:
+        result = Ledger(store).consume("u", 2)
+    assert result.amount == 2 and result.transaction_id.startswith("tx_")
+    assert result.to_dict()["balance"] is None and result.to_dict()["available"] is None

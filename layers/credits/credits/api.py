@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, ConfigDict, Field
 
-from credits.models import DEFAULT_HOLD_TTL, MAX_AMOUNT, MAX_HOLD_TTL
+from credits.models import DEFAULT_HOLD_TTL, MAX_AMOUNT, MAX_HOLD_TTL, EntryType
 
 Amount = Field(ge=1, le=MAX_AMOUNT)
 
@@ -35,7 +33,7 @@ class ReleaseRequest(_Body):
 
 
 class PurchaseRequest(_Body):
-    bundle: str = Field(min_length=1, max_length=40)
+    bundle: str = Field(min_length=1)  # any other string is an unknown bundle (400 unknown_bundle)
 
 
 class InternalConsumeRequest(ConsumeRequest):
@@ -47,4 +45,4 @@ class HistoryQuery(BaseModel):
 
     limit: int = Field(default=25, ge=1, le=100)
     cursor: str | None = Field(default=None, min_length=1, max_length=1024)
-    type: Literal["purchase", "usage", "refund", "adjustment"] | None = None
+    type: EntryType | None = None

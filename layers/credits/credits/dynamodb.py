@@ -68,8 +68,12 @@ def pending_sk(expires_epoch: int, hold_id: str) -> str:
 SWEEP_SHARDS = 8
 
 
+def sweep_shard_pk(shard: int) -> str:
+    return f"PENDING_HOLDS#{shard}"
+
+
 def sweep_pk(hold_id: str) -> str:
-    return f"PENDING_HOLDS#{zlib.crc32(hold_id.encode()) % SWEEP_SHARDS}"
+    return sweep_shard_pk(zlib.crc32(hold_id.encode()) % SWEEP_SHARDS)
 
 
 def idem_sk(operation: str, key_digest: str) -> str:
@@ -97,8 +101,11 @@ PURCHASE_FULFILLABLE = (
     "(attribute_not_exists(user_id) OR (user_id = :user_id AND bundle = :bundle))"
 )
 PURCHASE_NOT_FULFILLED = "attribute_exists(PK) AND attribute_not_exists(fulfilled_at)"
-# Clawbacks read the purchase first; this optimistic check makes two refunds applied at once serialise.
-PURCHASE_CLAWBACK_UNCHANGED = "attribute_exists(fulfilled_at) AND credits_clawed_back = :clawed_before"
+# Clawbacks read the purchase first; this optimistic check makes two refunds applied at once serialise
+# (both totals, since a refund may move the refunded amount without moving whole credits).
+PURCHASE_CLAWBACK_UNCHANGED = (
+    "attribute_exists(fulfilled_at) AND credits_clawed_back = :clawed_before AND refunded_amount = :refunded_before"
+)
 
 IDEMPOTENCY_TTL_SECONDS = 7 * 24 * 3600
 RESOLVED_HOLD_TTL_SECONDS = 30 * 24 * 3600
@@ -109,8 +116,8 @@ _deser = TypeDeserializer()
 
 
 def _av(value: Any) -> dict[str, Any]:
-    if isinstance(value, float):  # times compared with millisecond precision
-        value = Decimal(str(round(value, 3)))
+    if isinstance(value, float):  # times, to the millisecond; truncated so "now" is never in the future
+        value = Decimal(int(value * 1000)) / 1000
     return cast("dict[str, Any]", _ser.serialize(value))
 
 
@@ -173,23 +180,21 @@ class DynamoLedgerStore:
     def _transact(self, items: list[dict[str, Any]]) -> None:
         """Run one transaction; retry only TransactionConflict, bounded, with full jitter.
 
-        One fresh ClientRequestToken per call: botocore's own retry of a request whose response was lost cannot
-        apply it twice, while two different calls (two webhook deliveries, two captures) never share a token.
+        Each attempt has its own ClientRequestToken: botocore's retry of a request whose response was lost reuses
+        it (so it cannot apply twice), while a conflict-cancelled attempt, which applied nothing, is not replayed
+        as the same cancellation.
         """
-        token = uuid.uuid4().hex
         for attempt in range(1, MAX_CONFLICT_ATTEMPTS + 1):
             try:
-                self.client.transact_write_items(TransactItems=items, ClientRequestToken=token)  # type: ignore[arg-type]
+                self.client.transact_write_items(TransactItems=items, ClientRequestToken=uuid.uuid4().hex)  # type: ignore[arg-type]
                 return
             except ClientError as exc:
                 code = exc.response.get("Error", {}).get("Code", "")
-                if code == "TransactionCanceledException":
-                    reasons = exc.response.get("CancellationReasons", [])
-                    codes = {r.get("Code") for r in reasons}
-                    if "ConditionalCheckFailed" in codes or "TransactionConflict" not in codes:
-                        raise
-                elif code not in ("TransactionInProgressException",):
+                if code != "TransactionCanceledException":
                     raise _translate(exc) from exc
+                codes = {r.get("Code") for r in _reasons(exc)}
+                if "ConditionalCheckFailed" in codes or "TransactionConflict" not in codes:
+                    raise
                 if attempt == MAX_CONFLICT_ATTEMPTS:
                     raise TransientStoreError("The ledger is busy; please retry.") from exc
                 self._sleep(random.uniform(0, min(0.5, 0.02 * 2**attempt)))
@@ -197,15 +202,21 @@ class DynamoLedgerStore:
                 raise TransientStoreError("The ledger could not be reached; please retry.") from exc
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
-    def _put(self, values: Mapping[str, Any], condition: str = ITEM_NOT_EXISTS) -> dict[str, Any]:
-        return {
-            "Put": {
-                "TableName": self.table,
-                "Item": _item(values),
-                "ConditionExpression": condition,
-                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-            }
-        }
+    def _read(self, operation: str, **kwargs: Any) -> dict[str, Any]:
+        """GetItem / Query with the same error mapping as writes: throttling and outages become a 503."""
+        try:
+            return getattr(self.client, operation)(TableName=self.table, **kwargs)  # type: ignore[no-any-return]
+        except ClientError as exc:
+            raise _translate(exc) from exc
+        except BotoCoreError as exc:
+            raise TransientStoreError("The ledger could not be reached; please retry.") from exc
+
+    def _put(self, values: Mapping[str, Any], condition: str | None = ITEM_NOT_EXISTS) -> dict[str, Any]:
+        put: dict[str, Any] = {"TableName": self.table, "Item": _item(values)}
+        if condition:
+            put["ConditionExpression"] = condition
+            put["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        return {"Put": put}
 
     def _update(
         self,
@@ -279,15 +290,15 @@ class DynamoLedgerStore:
 
     # --- reads ----------------------------------------------------------------------------------------------------
     def get_balance(self, user_id: str) -> Balance:
-        resp = self.client.get_item(
-            TableName=self.table, Key=_item({"PK": user_pk(user_id), "SK": BALANCE_SK}), ConsistentRead=True
+        resp = self._read(
+            "get_item", Key=_item({"PK": user_pk(user_id), "SK": BALANCE_SK}), ConsistentRead=True
         )
         return _balance_from(user_id, resp.get("Item"))
 
     def expired_pending_holds(self, user_id: str, now: float) -> list[tuple[str, int]]:
         """(hold_id, amount) of pending holds whose expiry has passed, via one key range."""
-        resp = self.client.query(
-            TableName=self.table,
+        resp = self._read(
+            "query",
             KeyConditionExpression="PK = :pk AND SK BETWEEN :lo AND :hi",
             ExpressionAttributeValues=_item(
                 {":pk": user_pk(user_id), ":lo": "PENDING#", ":hi": pending_sk(int(now), "~")}
@@ -300,12 +311,12 @@ class DynamoLedgerStore:
         """(user_id, hold_id) of pending holds past expiry across all users, for the sweeper."""
         found: list[tuple[str, str]] = []
         for shard in range(SWEEP_SHARDS):
-            resp = self.client.query(
-                TableName=self.table,
+            resp = self._read(
+                "query",
                 IndexName=GSI1,
                 KeyConditionExpression="GSI1PK = :pk AND GSI1SK BETWEEN :lo AND :hi",
                 ExpressionAttributeValues=_item(
-                    {":pk": f"PENDING_HOLDS#{shard}", ":lo": "PENDING#", ":hi": pending_sk(int(now), "~")}
+                    {":pk": sweep_shard_pk(shard), ":lo": "PENDING#", ":hi": pending_sk(int(now), "~")}
                 ),
                 Limit=limit,
             )
@@ -313,8 +324,8 @@ class DynamoLedgerStore:
         return found
 
     def get_hold(self, user_id: str, hold_id: str) -> Hold:
-        resp = self.client.get_item(
-            TableName=self.table, Key=_item({"PK": user_pk(user_id), "SK": hold_sk(hold_id)}), ConsistentRead=True
+        resp = self._read(
+            "get_item", Key=_item({"PK": user_pk(user_id), "SK": hold_sk(hold_id)}), ConsistentRead=True
         )
         if "Item" not in resp:
             raise NotFound(f"No hold {hold_id!r}.")
@@ -341,7 +352,7 @@ class DynamoLedgerStore:
             }
             if after_sk:
                 kwargs["ExclusiveStartKey"] = _item({"PK": user_pk(user_id), "SK": after_sk})
-        resp = self.client.query(TableName=self.table, ScanIndexForward=False, Limit=limit + 1, **kwargs)
+        resp = self._read("query", ScanIndexForward=False, Limit=limit + 1, **kwargs)
         rows = [_plain(i) for i in resp.get("Items", [])]
         entries = [_entry_from(r) for r in rows[:limit]]
         next_sk = rows[limit - 1]["SK"] if len(rows) > limit else None
@@ -479,11 +490,9 @@ class DynamoLedgerStore:
         except ClientError as exc:
             reasons = _reasons(exc)
             if _failed(reasons[0]):
-                old = _plain(reasons[0].get("Item", {}))
-                if old.get("status") == "expired":
-                    raise HoldExpired(f"Hold {hold.hold_id} expired at {hold.expires_at}.") from exc
-                if old.get("status") != "pending":
-                    raise HoldNotPending(f"Hold {hold.hold_id} is already {old.get('status', 'resolved')}.") from exc
+                old_status = _plain(reasons[0].get("Item", {})).get("status")
+                if old_status not in ("pending", "expired"):
+                    raise HoldNotPending(f"Hold {hold.hold_id} is already {old_status}.") from exc
                 raise HoldExpired(f"Hold {hold.hold_id} expired at {hold.expires_at}.") from exc
             raise _translate(exc) from exc
 
@@ -516,14 +525,14 @@ class DynamoLedgerStore:
                 raise _translate(exc) from exc
 
     def get_purchase(self, session_id: str) -> Purchase | None:
-        resp = self.client.get_item(
-            TableName=self.table, Key=_item({"PK": purchase_pk(session_id), "SK": "PURCHASE"}), ConsistentRead=True
+        resp = self._read(
+            "get_item", Key=_item({"PK": purchase_pk(session_id), "SK": "PURCHASE"}), ConsistentRead=True
         )
         return _purchase_from(_plain(resp["Item"])) if "Item" in resp else None
 
     def find_purchase_by_payment(self, payment_intent: str) -> Purchase | None:
-        resp = self.client.get_item(
-            TableName=self.table, Key=_item({"PK": payment_pk(payment_intent), "SK": "PAYMENT"}), ConsistentRead=True
+        resp = self._read(
+            "get_item", Key=_item({"PK": payment_pk(payment_intent), "SK": "PAYMENT"}), ConsistentRead=True
         )
         if "Item" not in resp:
             return None
@@ -565,14 +574,7 @@ class DynamoLedgerStore:
         ]
         if payment_intent:
             items.append(
-                {
-                    "Put": {
-                        "TableName": self.table,
-                        "Item": _item(
-                            {"PK": payment_pk(payment_intent), "SK": "PAYMENT", "session_id": purchase.session_id}
-                        ),
-                    }
-                }
+                self._put({"PK": payment_pk(payment_intent), "SK": "PAYMENT", "session_id": purchase.session_id}, None)
             )
         try:
             self._transact(items)
@@ -587,6 +589,20 @@ class DynamoLedgerStore:
                 ) from exc
             raise _translate(exc) from exc
         return True
+
+    def mark_mismatch(self, session_id: str, reason: str, now_iso: str) -> None:
+        """Remember that a paid session failed verification, so reconciliation does not re-alarm it forever."""
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=_item({"PK": purchase_pk(session_id), "SK": "PURCHASE"}),
+                UpdateExpression="SET mismatch = :reason, status_changed_at = :now",
+                ConditionExpression=PURCHASE_NOT_FULFILLED,
+                ExpressionAttributeValues=_item({":reason": reason[:500], ":now": now_iso}),
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise _translate(exc) from exc
 
     def set_purchase_status(self, session_id: str, status: str, now_iso: str) -> bool:
         """Mark a not-yet-fulfilled purchase failed/expired; a fulfilled one keeps its status (events arrive late)."""
@@ -632,6 +648,7 @@ class DynamoLedgerStore:
                     ":clawed": clawed_total,
                     ":status": status,
                     ":clawed_before": purchase.credits_clawed_back,
+                    ":refunded_before": purchase.refunded_amount,
                 },
                 PURCHASE_CLAWBACK_UNCHANGED,
                 {"#status": "status"},
@@ -662,7 +679,8 @@ class _Insufficient(InsufficientCredits):
 
 
 def _reasons(exc: ClientError) -> Sequence[Mapping[str, Any]]:
-    return exc.response.get("CancellationReasons", []) or [{}] * 8
+    # Always present on TransactionCanceledException; the padding keeps indexing safe if it ever is not.
+    return exc.response.get("CancellationReasons") or [{}] * 8
 
 
 def _failed(reason: Mapping[str, Any]) -> bool:
@@ -750,4 +768,5 @@ def _purchase_from(row: Mapping[str, Any]) -> Purchase:
         payment_intent=row.get("payment_intent"),
         refunded_amount=int(row.get("refunded_amount", 0)),
         credits_clawed_back=int(row.get("credits_clawed_back", 0)),
+        mismatch=row.get("mismatch"),
     )

@@ -35,11 +35,6 @@ class Unauthorized(CreditsError):
     code = "unauthorized"
 
 
-class Forbidden(CreditsError):
-    status = 403
-    code = "forbidden"
-
-
 class InsufficientCredits(CreditsError):
     status = 402
     code = "insufficient_credits"

@@ -104,7 +104,7 @@ def parse_body(app: APIGatewayHttpResolver, model: type[M]) -> M:
     else:
         try:
             payload = json.loads(data)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
             raise InvalidRequest("body: request body must be valid JSON.") from exc
     if not isinstance(payload, dict):
         raise InvalidRequest("body: request body must be a JSON object.")

@@ -14,9 +14,18 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from aws_lambda_powertools import Logger
+
 from credits.cursor import decode_cursor, encode_cursor
 from credits.dynamodb import AlreadyApplied, DynamoLedgerStore, _Insufficient
-from credits.errors import HoldExpired, HoldNotPending, InsufficientCredits, InvalidRequest, NotFound
+from credits.errors import (
+    HoldExpired,
+    HoldNotPending,
+    InsufficientCredits,
+    InvalidRequest,
+    NotFound,
+    TransientStoreError,
+)
 from credits.ids import iso, new_id
 from credits.models import (
     DEFAULT_HOLD_TTL,
@@ -33,6 +42,8 @@ from credits.models import (
     HoldResolved,
 )
 from credits.observability import count
+
+logger = Logger(service="credits")
 
 
 def request_hash(payload: dict[str, Any]) -> str:
@@ -81,15 +92,22 @@ class Ledger:
     def get_hold(self, user_id: str, hold_id: str) -> Hold:
         hold = self._load_hold(user_id, hold_id)
         if hold.status == "pending" and hold.expires_epoch <= self.clock():
-            return _with_status(hold, "expired")
+            return replace(hold, status="expired")
         return hold
 
     # --- spending -------------------------------------------------------------------------------------------------
     def consume(
-        self, user_id: str, amount: int, description: str = "", idempotency_key: str | None = None
+        self,
+        user_id: str,
+        amount: int,
+        description: str = "",
+        idempotency_key: str | None = None,
+        *,
+        idempotency_scope: str = "consume",
     ) -> ConsumeResult:
+        """Spend credits. ``idempotency_scope`` keeps callers' key namespaces apart (user route vs services)."""
         _check_amount(amount)
-        idem = _idempotency("consume", idempotency_key, {"amount": amount, "description": description})
+        idem = _idempotency(idempotency_scope, idempotency_key, {"amount": amount, "description": description})
         now = self.clock()
         entry = Entry(new_id("tx", now), "usage", -amount, description or "Usage", iso(now), None)
         result = {"transaction_id": entry.id, "amount": amount}
@@ -102,9 +120,9 @@ class Ledger:
             )
         except AlreadyApplied as replay:
             return ConsumeResult(replay.result["transaction_id"], int(replay.result["amount"]),
-                                 self.balance(user_id), replayed=True)
+                                 self._balance_after_write(user_id), replayed=True)
         count("CreditsConsumed", amount)
-        return ConsumeResult(entry.id, amount, self.balance(user_id))
+        return ConsumeResult(entry.id, amount, self._balance_after_write(user_id))
 
     def place_hold(
         self,
@@ -129,8 +147,8 @@ class Ledger:
             )
         except AlreadyApplied as replay:
             stored = self._load_hold(user_id, replay.result["hold_id"])
-            return HoldPlaced(stored, self.balance(user_id), replayed=True)
-        return HoldPlaced(hold, self.balance(user_id))
+            return HoldPlaced(stored, self._balance_after_write(user_id), replayed=True)
+        return HoldPlaced(hold, self._balance_after_write(user_id))
 
     def capture_hold(self, user_id: str, hold_id: str, amount: int | None = None) -> HoldResolved:
         hold = self._load_hold(user_id, hold_id)
@@ -145,15 +163,15 @@ class Ledger:
             description = hold.description or "Usage (captured hold)"
             entry = Entry(new_id("tx", now), "usage", -captured, description, iso(now), hold.hold_id)
         self._resolve(hold, "captured", captured, entry, now)
-        return HoldResolved(hold.hold_id, "captured", captured, hold.amount - captured, self.balance(user_id),
-                            entry.id if entry else None)
+        return HoldResolved(hold.hold_id, "captured", captured, hold.amount - captured,
+                            self._balance_after_write(user_id), entry.id if entry else None)
 
     def release_hold(self, user_id: str, hold_id: str) -> HoldResolved:
         hold = self._load_hold(user_id, hold_id)
         now = self.clock()
         self._refuse_if_expired(hold, now)
         self._resolve(hold, "released", 0, None, now)
-        return HoldResolved(hold.hold_id, "released", 0, hold.amount, self.balance(user_id))
+        return HoldResolved(hold.hold_id, "released", 0, hold.amount, self._balance_after_write(user_id))
 
     def expire_holds(self, user_id: str) -> int:
         """Settle this user's pending holds past expiry (credits back to available). Returns how many."""
@@ -199,6 +217,17 @@ class Ledger:
         return AdjustmentResult(entry.id, amount, self.balance(user_id))
 
     # --- internals ------------------------------------------------------------------------------------------------
+    def _balance_after_write(self, user_id: str) -> Balance | None:
+        """The balance for a response once the write committed; None (not an error) if it cannot be read now.
+
+        Failing the request here would tell the client its spend did not happen when it did.
+        """
+        try:
+            return self.balance(user_id)
+        except TransientStoreError:
+            logger.warning("balance unreadable after a committed write", extra={"user_id": user_id})
+            return None
+
     def _with_expired_holds_released(self, user_id: str, write: Callable[[], None]) -> None:
         """Try the write; if it lacks credits while holds are outstanding, settle expired holds and try once more.
 
@@ -236,7 +265,3 @@ class Ledger:
 
     def _resolve(self, hold: Hold, status: str, captured: int, entry: Entry | None, now: float) -> None:
         self.store.resolve_hold(hold, status=status, captured=captured, entry=entry, now=now, now_iso=iso(now))
-
-
-def _with_status(hold: Hold, status: str) -> Hold:
-    return replace(hold, status=status)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 # Limits of the contract, shared by request validation (api.py) and the domain's own checks (ledger.py).
@@ -12,7 +12,6 @@ DEFAULT_HOLD_TTL = 300
 MAX_HOLD_TTL = 86_400
 
 EntryType = Literal["purchase", "usage", "refund", "adjustment"]
-ENTRY_TYPES: tuple[str, ...] = ("purchase", "usage", "refund", "adjustment")
 HoldStatus = Literal["pending", "captured", "released", "expired"]
 PurchaseStatus = Literal["pending", "fulfilled", "failed", "expired", "refunded"]
 
@@ -78,26 +77,28 @@ class Hold:
         return {k: v for k, v in data.items() if v is not None}
 
 
+def _totals(balance: Balance | None) -> dict[str, int | None]:
+    """Response fields after a write; null only when the balance could not be read back (the write stands)."""
+    if balance is None:
+        return {"balance": None, "available": None}
+    return {"balance": balance.balance, "available": balance.available}
+
+
 @dataclass(frozen=True)
 class ConsumeResult:
     transaction_id: str
     amount: int
-    balance: Balance
+    balance: Balance | None
     replayed: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "transaction_id": self.transaction_id,
-            "amount": self.amount,
-            "balance": self.balance.balance,
-            "available": self.balance.available,
-        }
+        return {"transaction_id": self.transaction_id, "amount": self.amount, **_totals(self.balance)}
 
 
 @dataclass(frozen=True)
 class HoldPlaced:
     hold: Hold
-    balance: Balance
+    balance: Balance | None
     replayed: bool = False
 
     def to_dict(self) -> dict[str, Any]:
@@ -106,7 +107,7 @@ class HoldPlaced:
             "amount": self.hold.amount,
             "status": "pending",
             "expires_at": self.hold.expires_at,
-            "available": self.balance.available,
+            "available": _totals(self.balance)["available"],
         }
 
 
@@ -116,7 +117,7 @@ class HoldResolved:
     status: str
     captured: int
     released: int
-    balance: Balance
+    balance: Balance | None
     transaction_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -124,8 +125,7 @@ class HoldResolved:
             "hold_id": self.hold_id,
             "status": self.status,
             "released": self.released,
-            "balance": self.balance.balance,
-            "available": self.balance.available,
+            **_totals(self.balance),
         }
         if self.status == "captured":
             data["captured"] = self.captured
@@ -133,13 +133,7 @@ class HoldResolved:
         return data
 
 
-@dataclass(frozen=True)
-class AdjustmentResult:
-    transaction_id: str
-    amount: int
-    balance: Balance
-    replayed: bool = False
-
+AdjustmentResult = ConsumeResult  # same shape: an entry id, its amount, the balance after
 
 @dataclass(frozen=True)
 class Purchase:
@@ -155,7 +149,7 @@ class Purchase:
     payment_intent: str | None = None
     refunded_amount: int = 0
     credits_clawed_back: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
+    mismatch: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
 logger = Logger(service="credits")
 CLAWBACK_ATTEMPTS = 5
-REFUND_APPLIES = ("succeeded", "pending", "requires_action")
+# A refund moves credits once its money has really gone back; pending ones are applied by refund.updated later.
+REFUND_APPLIES = ("succeeded",)
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ class PurchaseService:
         bundle = self.catalog.get(bundle_id)
         if bundle is None:
             known = ", ".join(b.id for b in self.catalog.bundles)
-            raise UnknownBundle(f"Unknown bundle {bundle_id!r}; choose one of: {known}.")
+            raise UnknownBundle(f"Unknown bundle {bundle_id[:40]!r}; choose one of: {known}.")
         stripe_key = None
         if idempotency_key:
             # Scoped to user and bundle, so one user's key can never replay another's session.
@@ -114,7 +115,7 @@ class PurchaseService:
             outcome = self._mark(obj, "expired")
         elif kind == "charge.refunded":
             outcome = self._refunds_for(obj.get("payment_intent"), obj.get("metadata") or {})
-        elif kind == "refund.created":
+        elif kind in ("refund.created", "refund.updated", "charge.refund.updated"):
             outcome = self._refund(obj)
         elif kind == "charge.dispute.created":
             outcome = self._dispute(obj)
@@ -126,7 +127,10 @@ class PurchaseService:
         return outcome
 
     def fulfil(self, session: dict[str, Any]) -> str:
-        """Credit a paid session once: 'fulfilled', 'duplicate' or 'mismatch' (nothing credited, alarmed)."""
+        """Credit a paid session once: 'fulfilled', 'duplicate', 'ignored' (not one of ours) or 'mismatch'
+        (ours, but it does not verify: nothing credited, logged, alarmed)."""
+        if not _is_ours(session):
+            return "ignored"
         checked = self._verify_session(session)
         if isinstance(checked, str):
             return self._mismatch(session, checked)
@@ -152,12 +156,12 @@ class PurchaseService:
         for session in self._gateway().list_completed_sessions(created_after=since):
             if session.get("payment_status") not in ("paid", "no_payment_required"):
                 continue
-            if (session.get("metadata") or {}).get("bundle") is None:
-                continue  # not one of ours (another integration on the same Stripe account)
+            if not _is_ours(session):
+                continue
             seen += 1
             existing = self.store.get_purchase(session["id"])
-            if existing is not None and existing.fulfilled_at:
-                continue
+            if existing is not None and (existing.fulfilled_at or existing.mismatch):
+                continue  # done, or already alarmed once and waiting for a person
             if self.fulfil(session) == "fulfilled":
                 fixed.append(session["id"])
                 logger.warning("reconciliation fulfilled a session the webhook missed",
@@ -185,9 +189,13 @@ class PurchaseService:
         count("FulfilmentMismatches")
         logger.error("checkout session NOT credited: verification failed",
                      extra={"session_id": session.get("id"), "reason": why})
+        if session.get("id"):
+            self.store.mark_mismatch(str(session["id"]), why, iso(self.clock()))
         return "mismatch"
 
     def _record_pending(self, session: dict[str, Any]) -> str:
+        if not _is_ours(session):
+            return "ignored"
         checked = self._verify_session(session)
         if isinstance(checked, str):
             return self._mismatch(session, checked)
@@ -201,23 +209,34 @@ class PurchaseService:
         return status if changed else "unchanged"
 
     def _purchase_for_payment(self, payment_intent: str | None, metadata: dict[str, Any]) -> Purchase | None:
-        purchase = self.store.find_purchase_by_payment(payment_intent) if payment_intent else None
-        if purchase is None and metadata.get("bundle") and metadata.get("user_id"):
-            # Ours, but the payment is not fulfilled yet (events out of order): make Stripe retry later.
+        """The fulfilled purchase a refund/dispute belongs to; None when the payment is not one of ours.
+
+        Refund and dispute objects carry no metadata, so an unknown payment is looked up at Stripe: if it is ours
+        but not fulfilled yet (events out of order, or a webhook still to be reconciled), answer 503 so that
+        Stripe delivers the event again later instead of the clawback being lost.
+        """
+        if not payment_intent:
+            return None
+        purchase = self.store.find_purchase_by_payment(payment_intent)
+        if purchase is not None:
+            return purchase
+        if not (metadata.get("bundle") and metadata.get("user_id")):
+            metadata = self._gateway().retrieve_payment_intent(payment_intent).get("metadata") or {}
+        if metadata.get("bundle") and metadata.get("user_id"):
             raise TransientStoreError("The purchase for this payment is not fulfilled yet; retry later.")
-        return purchase
+        return None
 
     def _refunds_for(self, payment_intent: str | None, metadata: dict[str, Any]) -> str:
-        purchase = self._purchase_for_payment(payment_intent, metadata)
-        if purchase is None or not payment_intent:
+        if self._purchase_for_payment(payment_intent, metadata) is None or not payment_intent:
             return "ignored"
-        outcomes = [self._refund(r, purchase) for r in self._gateway().list_refunds(payment_intent=payment_intent)]
+        # Each refund re-reads the purchase: the previous one just changed its totals.
+        outcomes = [self._refund(r) for r in self._gateway().list_refunds(payment_intent=payment_intent)]
         return "refunded" if "refunded" in outcomes else ("duplicate" if outcomes else "ignored")
 
-    def _refund(self, refund: dict[str, Any], purchase: Purchase | None = None) -> str:
+    def _refund(self, refund: dict[str, Any]) -> str:
         if refund.get("status") not in REFUND_APPLIES:
             return "ignored"
-        purchase = purchase or self._purchase_for_payment(refund.get("payment_intent"), refund.get("metadata") or {})
+        purchase = self._purchase_for_payment(refund.get("payment_intent"), refund.get("metadata") or {})
         if purchase is None:
             return "ignored"
         amount = int(refund.get("amount") or 0)
@@ -266,6 +285,11 @@ class PurchaseService:
         raise TransientStoreError("The purchase kept changing while applying a refund; retry.")
 
 
+def _is_ours(session: dict[str, Any]) -> bool:
+    """Sessions this service created carry our bundle in metadata; others share the account and are ignored."""
+    return bool((session.get("metadata") or {}).get("bundle"))
+
+
 def verify_stripe_event(payload: bytes, signature: str | None, secret: str) -> dict[str, Any]:
     """Stripe's own verification (HMAC-SHA256 over ``t.payload``, 300 s tolerance) on the exact raw bytes."""
     import stripe
@@ -301,11 +325,13 @@ def build_purchase_service(
     def make_gateway() -> PaymentGateway:
         if gateway is not None:
             return gateway
-        if "gateway" not in cache:
+        # secret_value is cached by Powertools for 5 minutes; a rotated key gets a new client, not a redeploy.
+        key = secret_value(cfg.secret_key, cfg.secret_key_param)
+        if cache.get("key") != key:
             from credits.stripe_gateway import StripeGateway
 
-            key = secret_value(cfg.secret_key, cfg.secret_key_param)
             cache["gateway"] = StripeGateway(key, api_base=cfg.api_base, catalog=load_catalog())
+            cache["key"] = key
         return cache["gateway"]  # type: ignore[no-any-return]
 
     return PurchaseService(

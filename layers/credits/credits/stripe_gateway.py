@@ -156,6 +156,12 @@ class StripeGateway:
         except stripe.StripeError as exc:
             raise _provider_error(exc, "list checkout sessions") from exc
 
+    def retrieve_payment_intent(self, payment_intent: str) -> dict[str, Any]:
+        try:
+            return self._client.v1.payment_intents.retrieve(payment_intent).to_dict()
+        except stripe.StripeError as exc:
+            raise _provider_error(exc, "retrieve the payment intent") from exc
+
     def list_refunds(self, *, payment_intent: str) -> list[dict[str, Any]]:
         try:
             page = self._client.v1.refunds.list(params={"payment_intent": payment_intent, "limit": _PAGE_SIZE})

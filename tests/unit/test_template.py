@@ -119,3 +119,19 @@ def test_stripe_secrets_are_ssm_parameter_names_never_values():
     for name in ("StripeSecretKeyParameter", "StripeWebhookSecretParameter"):
         assert params[name]["Default"].startswith("/")
     assert not any("sk_" in str(p.get("Default", "")) or "whsec_" in str(p.get("Default", "")) for p in params.values())
+
+
+def test_every_function_has_an_error_alarm_and_alarms_use_no_search():
+    resources = load_template()["Resources"]
+    functions = {k for k, v in resources.items() if v["Type"] == "AWS::Serverless::Function"}
+    alarmed: set[str] = set()
+    for resource in resources.values():
+        if resource["Type"] != "AWS::CloudWatch::Alarm":
+            continue
+        assert "SEARCH" not in str(resource)  # CloudWatch rejects SEARCH() in alarms
+        metrics = resource["Properties"].get("Metrics", [])
+        assert len(metrics) <= 10  # CloudWatch allows 10 metric data queries per alarm
+        for m in metrics:
+            for dim in m.get("MetricStat", {}).get("Metric", {}).get("Dimensions", []):
+                alarmed.add(dim["Value"]["Ref"])
+    assert alarmed == functions

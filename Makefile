@@ -39,7 +39,7 @@ chromium:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "warning: chromium missing (apt-get install chromium); browser tests will fail"; fi; }
 
-dev: setup
+dev: $(PY_STAMP) $(DDB_STAMP) java
 	$(PY) -m local.dev
 
 test: setup

@@ -11,7 +11,8 @@ SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 SAM_STAMP := $(SAM_VENV)/.installed-1.170.0
 # sam build needs the runtime's Python (python3.12) on PATH; pyenv has it on these machines.
-PY312 := $(shell command -v python3.12 2>/dev/null || ls -d $$(pyenv root 2>/dev/null)/versions/3.12*/bin/python3.12 2>/dev/null | tail -1)
+# pyenv's shim would refuse (3.12 is not the active version), so take the real binary first.
+PY312 := $(or $(shell ls -d $$(pyenv root 2>/dev/null)/versions/3.12*/bin/python3.12 2>/dev/null | tail -1),$(shell command -v python3.12 2>/dev/null))
 export SAM_CLI_TELEMETRY := 0
 export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/credits
 
@@ -57,8 +58,8 @@ $(SAM_STAMP):
 
 sam-check: $(SAM_STAMP)
 	$(SAM) validate --lint
-	@test -n "$(PY312)" || { echo "python3.12 is needed on PATH for sam build (pyenv install 3.12)"; exit 1; }
-	PATH="$(dir $(PY312)):$$PATH" $(SAM) build --build-dir .aws-sam/build --cache-dir .aws-sam/cache
+	@test -n "$(PY312)" && "$(PY312)" --version >/dev/null || { echo "python3.12 is needed for sam build (pyenv install 3.12)"; exit 1; }
+	PATH="$(dir $(PY312)):$$PATH" timeout 900 $(SAM) build --build-dir .aws-sam/build --cache-dir .aws-sam/cache
 
 unit: $(PY_STAMP)
 	$(PY) -m pytest tests/unit

@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from credits import bootstrap
 from credits.http import create_app, current_user, json_response
+from credits.observability import traced
 
 logger = Logger(service="credits")
 app = create_app()
@@ -21,6 +22,7 @@ def get_balance() -> Any:
     return json_response(200, bootstrap.ledger().balance(current_user(app)).to_dict())
 
 
+@traced
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from credits.catalog import load_catalog
 from credits.http import create_app, json_response
+from credits.observability import traced
 
 logger = Logger(service="credits")
 app = create_app()
@@ -26,6 +27,7 @@ def bundles() -> Any:
     return json_response(200, {"bundles": [b.public() for b in CATALOG.bundles]}, {"Cache-Control": "max-age=60"})
 
 
+@traced
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from credits import bootstrap
 from credits.api import HistoryQuery
 from credits.http import create_app, current_user, json_response, parse_query
+from credits.observability import traced
 
 logger = Logger(service="credits")
 app = create_app()
@@ -25,6 +26,7 @@ def history() -> Any:
     return json_response(200, {"items": [e.to_dict() for e in page.items], "next_cursor": page.next_cursor})
 
 
+@traced
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from credits import bootstrap
 from credits.api import InternalConsumeRequest
 from credits.http import create_app, idempotency_key, json_response, parse_body
-from credits.observability import metrics
+from credits.observability import metrics, traced
 
 logger = Logger(service="credits")
 app = create_app()
@@ -34,6 +34,7 @@ def internal_consume() -> Any:
     return json_response(200, {"user_id": req.user_id, **result.to_dict()})
 
 
+@traced
 @metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from credits import bootstrap
 from credits.api import PurchaseRequest
 from credits.http import create_app, current_claims, current_user, idempotency_key, json_response, parse_body
-from credits.observability import metrics
+from credits.observability import metrics, traced
 
 logger = Logger(service="credits")
 app = create_app()
@@ -34,6 +34,7 @@ def purchase_status(session_id: str) -> Any:
     return json_response(200, bootstrap.purchases().purchase_status(current_user(app), session_id).to_dict())
 
 
+@traced
 @metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

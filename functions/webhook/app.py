@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from credits import bootstrap
 from credits.http import create_app, json_response, raw_body
-from credits.observability import metrics
+from credits.observability import metrics, traced
 
 logger = Logger(service="credits")
 app = create_app()
@@ -26,6 +26,7 @@ def stripe_webhook() -> Any:
     return json_response(200, {"received": True, "outcome": outcome})
 
 
+@traced
 @metrics.log_metrics
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -129,15 +129,12 @@ class PurchaseService:
     def fulfil(self, session: dict[str, Any]) -> str:
         """Credit a paid session once: 'fulfilled', 'duplicate', 'ignored' (not one of ours) or 'mismatch'
         (ours, but it does not verify: nothing credited, logged, alarmed)."""
-        if not _is_ours(session):
-            return "ignored"
-        checked = self._verify_session(session)
-        if isinstance(checked, str):
-            return self._mismatch(session, checked)
-        user_id, bundle = checked
         now = self.clock()
-        purchase = Purchase(session["id"], user_id, bundle.id, bundle.credits, bundle.unit_amount, bundle.currency,
-                            "fulfilled", iso(now))
+        purchase = self._checked_purchase(session, "fulfilled", now)
+        if isinstance(purchase, str):
+            return purchase
+        bundle = self.catalog.get(purchase.bundle)
+        assert bundle is not None  # _checked_purchase found it
         description = f"{bundle.name} bundle: {bundle.credits:,} credits"
         entry = Entry(new_id("tx", now), "purchase", bundle.credits, description, iso(now), session["id"])
         try:
@@ -194,15 +191,22 @@ class PurchaseService:
         return "mismatch"
 
     def _record_pending(self, session: dict[str, Any]) -> str:
+        purchase = self._checked_purchase(session, "pending", self.clock())
+        if isinstance(purchase, str):
+            return purchase
+        self.store.put_purchase(purchase)
+        return "pending"
+
+    def _checked_purchase(self, session: dict[str, Any], status: str, now: float) -> Purchase | str:
+        """The purchase a session stands for, or the outcome when it is not ours ('ignored') or fails ('mismatch')."""
         if not _is_ours(session):
             return "ignored"
         checked = self._verify_session(session)
         if isinstance(checked, str):
             return self._mismatch(session, checked)
         user_id, bundle = checked
-        self.store.put_purchase(Purchase(session["id"], user_id, bundle.id, bundle.credits, bundle.unit_amount,
-                                         bundle.currency, "pending", iso(self.clock())))
-        return "pending"
+        return Purchase(session["id"], user_id, bundle.id, bundle.credits, bundle.unit_amount, bundle.currency,
+                        status, iso(now))
 
     def _mark(self, session: dict[str, Any], status: str) -> str:
         changed = self.store.set_purchase_status(str(session.get("id", "")), status, iso(self.clock()))

@@ -17,18 +17,16 @@ import json
 import time
 import uuid
 from collections.abc import Callable
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from local.lambda_host import FunctionPool, decode_response
 from local.template import ROOT, http_routes, load_template
+from tests.openapi_support import resolve, spec
 
 EVENTS = ROOT / "events"
-SPEC = ROOT / "openapi.yaml"
 USER = "user-events-example"
 HOLD = "hold_01kexample0000000000000000"
 SESSION = "cs_test_events_example"
@@ -78,27 +76,13 @@ def load_event(rel: str, **replace: str) -> dict[str, Any]:
 
 
 # --- the spec -----------------------------------------------------------------------------------------------------
-@lru_cache(maxsize=1)
-def spec() -> dict[str, Any]:
-    return yaml.safe_load(SPEC.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
-
-
-def _resolve(node: dict[str, Any]) -> dict[str, Any]:
-    while "$ref" in node:
-        target: Any = spec()
-        for part in node["$ref"].removeprefix("#/").split("/"):
-            target = target[part]
-        node = target
-    return node
-
-
 def assert_matches_spec(event: dict[str, Any], status: int, headers: dict[str, str], body: Any) -> None:
     from openapi_schema_validator import OAS30Validator
 
     method, path = event["routeKey"].split(" ", 1)
     responses = spec()["paths"][path][method.lower()]["responses"]
     assert str(status) in responses, f"{event['routeKey']} answered {status}, which openapi.yaml does not document"
-    media = _resolve(responses[str(status)])["content"]
+    media = resolve(responses[str(status)])["content"]
     assert headers.get("content-type", "").split(";")[0] in media
     schema = {**media["application/json"]["schema"], "components": spec()["components"]}
     errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in OAS30Validator(schema).iter_errors(body)]

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from local.template import http_routes
+from tests.openapi_support import SPEC, resolve, spec
 
 ROOT = Path(__file__).resolve().parents[2]
-SPEC = ROOT / "openapi.yaml"
 METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 AUTH_TO_SECURITY = {"jwt": "bearerAuth", "none": None, "iam": "sigv4"}
 # Statuses the contract names for a route (the spec may document more).
@@ -33,11 +31,6 @@ CONTRACT_STATUSES = {
 }
 
 
-@lru_cache(maxsize=1)
-def spec() -> dict[str, Any]:
-    return yaml.safe_load(SPEC.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
-
-
 def operations() -> dict[tuple[str, str], dict[str, Any]]:
     return {
         (method.upper(), path): op
@@ -45,15 +38,6 @@ def operations() -> dict[tuple[str, str], dict[str, Any]]:
         for method, op in item.items()
         if method in METHODS
     }
-
-
-def resolve(node: dict[str, Any]) -> dict[str, Any]:
-    while "$ref" in node:
-        target: Any = spec()
-        for part in node["$ref"].removeprefix("#/").split("/"):
-            target = target[part]
-        node = target
-    return node
 
 
 def test_spec_is_a_valid_openapi_document():

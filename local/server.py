@@ -30,7 +30,7 @@ DEV_JWT_SECRET = "local-dev-only-jwt-signing-secret-not-for-production"
 DEV_ISSUER = "credits-local"
 DEV_AUDIENCE = "credits-local"
 DEV_WEBHOOK_SECRET = "whsec_local_dev_secret_do_not_use_in_production"
-SIMULATOR_KEY = "sk_test_local_simulator"
+SIMULATOR_KEY = "sk_test_LocalSimulatorOnly000000000000"  # the simulator accepts any sk_test_ key
 
 
 def error_body(code: str, message: str) -> bytes:

@@ -1,4 +1,4 @@
-"""GET /health and GET /credits/bundles: public, read-only, no database call."""
+"""GET /health, GET /credits/bundles and GET /credits/features: public, read-only, no database call."""
 
 from __future__ import annotations
 
@@ -25,6 +25,12 @@ def health() -> Any:
 @app.get("/credits/bundles")
 def bundles() -> Any:
     return json_response(200, {"bundles": [b.public() for b in CATALOG.bundles]}, {"Cache-Control": "max-age=60"})
+
+
+@app.get("/credits/features")
+def features() -> Any:
+    """The server-side price list: what a unit of each feature costs (consume by ``feature`` + ``quantity``)."""
+    return json_response(200, {"features": [f.public() for f in CATALOG.features]}, {"Cache-Control": "max-age=60"})
 
 
 @traced

@@ -27,9 +27,11 @@ def internal_consume() -> Any:
     req = parse_body(app, InternalConsumeRequest)
     caller = (app.current_event.request_context.authorizer.iam.user_arn
               if app.current_event.request_context.authorizer else None)
-    logger.info("internal consume", extra={"caller": caller, "user_id": req.user_id, "amount": req.amount})
+    logger.info("internal consume", extra={"caller": caller, "user_id": req.user_id, "amount": req.amount,
+                                           "feature": req.feature})
     result = bootstrap.ledger().consume(
-        req.user_id, req.amount, req.description, idempotency_key(app), idempotency_scope="internal_consume"
+        req.user_id, req.amount, req.description, idempotency_key(app), feature=req.feature, quantity=req.quantity,
+        idempotency_scope="internal_consume", return_balance=req.return_balance,
     )
     return json_response(200, {"user_id": req.user_id, **result.to_dict()})
 

@@ -10,23 +10,26 @@ import pytest
 
 from local.template import http_routes, load_template
 
+# Every route that names a user may settle due expiries and create the welcome grant: the ledger's write set.
+LEDGER = {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:DeleteItem",
+          "dynamodb:ConditionCheckItem"}
+# Money in from Stripe adds grants and claws back (no deletes).
+STRIPE_LEDGER = {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                 "dynamodb:ConditionCheckItem", "ssm:GetParameter"}
 FUNCTION_ACTIONS = {
     # function: exactly the DynamoDB / SSM actions it may use
     "CatalogFunction": set(),
-    "BalanceFunction": {"dynamodb:GetItem", "dynamodb:Query"},
-    "HistoryFunction": {"dynamodb:Query"},
-    "ConsumeFunction": {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem",
-                        "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"},
-    "HoldsFunction": {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem",
-                      "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"},
-    "InternalConsumeFunction": {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem",
-                                "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"},
-    "PurchaseFunction": {"dynamodb:GetItem", "dynamodb:PutItem", "ssm:GetParameter"},
-    "WebhookFunction": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem",
-                        "ssm:GetParameter"},
-    "ReconcileFunction": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem",
-                          "ssm:GetParameter"},
-    "HoldSweeperFunction": {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
+    "BalanceFunction": LEDGER,
+    "HistoryFunction": LEDGER,
+    "ConsumeFunction": LEDGER,
+    "HoldsFunction": LEDGER,
+    "GrantsFunction": LEDGER,
+    "InternalConsumeFunction": LEDGER,
+    "InternalGrantsFunction": LEDGER,
+    "PurchaseFunction": LEDGER | {"ssm:GetParameter"},
+    "WebhookFunction": STRIPE_LEDGER,
+    "ReconcileFunction": STRIPE_LEDGER,
+    "HoldSweeperFunction": LEDGER,
 }
 READS_WEBHOOK_SECRET = {"WebhookFunction"}
 
@@ -100,10 +103,14 @@ def test_table_is_on_demand_with_pitr_deletion_protection_and_ttl():
 
 def test_routes_auth_matches_the_contract():
     auth = {(r.method, r.path): r.auth for r in http_routes()}
-    public = {("GET", "/health"), ("GET", "/credits/bundles"), ("POST", "/webhooks/stripe")}
+    public = {("GET", "/health"), ("GET", "/credits/bundles"), ("GET", "/credits/features"),
+              ("POST", "/webhooks/stripe")}
     assert {k for k, v in auth.items() if v == "none"} == public
-    assert auth[("POST", "/internal/credits/consume")] == "iam"
-    assert all(v == "jwt" for k, v in auth.items() if k not in public and k[1] != "/internal/credits/consume")
+    internal = {k for k in auth if k[1].startswith("/internal/")}
+    assert internal == {("POST", "/internal/credits/consume"), ("POST", "/internal/credits/grants"),
+                        ("POST", "/internal/credits/grants/{grant_id}/void")}
+    assert all(auth[k] == "iam" for k in internal)
+    assert all(v == "jwt" for k, v in auth.items() if k not in public and k not in internal)
 
 
 def test_layer_is_built_by_sam_for_the_function_runtime():

@@ -6,6 +6,7 @@ Only what can safely be defaulted has a default; a missing required setting rais
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -21,6 +22,49 @@ ENV_STRIPE_WEBHOOK_SECRET_PARAM = "STRIPE_WEBHOOK_SECRET_PARAM"
 ENV_STRIPE_API_BASE = "STRIPE_API_BASE"
 ENV_DASHBOARD_URL = "DASHBOARD_URL"
 ENV_RECONCILE_LOOKBACK_HOURS = "RECONCILE_LOOKBACK_HOURS"
+ENV_WELCOME_CREDITS = "WELCOME_CREDITS"
+ENV_WELCOME_CREDITS_DAYS = "WELCOME_CREDITS_DAYS"
+
+# Secret shapes (refused at cold start otherwise, with the setting's name; never the value).
+_STRIPE_SECRET_KEY = re.compile(r"^(sk|rk)_(test|live)_[A-Za-z0-9]{24,}$")
+_STRIPE_WEBHOOK_SECRET = re.compile(r"^whsec_[A-Za-z0-9_]{24,}$")
+
+
+def check_stripe_secret_key(value: str, setting: str) -> str:
+    if "placeholder" in value.lower() or not _STRIPE_SECRET_KEY.fullmatch(value):
+        raise ConfigError(f"{setting} is not a Stripe secret key (sk_/rk_ test or live, 24+ letters or digits)")
+    return value
+
+
+def check_stripe_webhook_secret(value: str, setting: str) -> str:
+    if "placeholder" in value.lower() or not _STRIPE_WEBHOOK_SECRET.fullmatch(value):
+        raise ConfigError(f"{setting} is not a Stripe webhook signing secret (whsec_ and 24+ characters)")
+    return value
+
+
+def _int_setting(env: Mapping[str, str], name: str, low: int, high: int) -> int | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ConfigError(f"{name} must be an integer from {low} to {high}")
+    return int(raw)
+
+
+@dataclass(frozen=True)
+class LedgerConfig:
+    """Ledger behaviour the operator chooses: the welcome grant (``WELCOME_CREDITS`` unset or 0 = none)."""
+
+    welcome_credits: int
+    welcome_days: int | None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> LedgerConfig:
+        env = os.environ if env is None else env
+        return cls(
+            welcome_credits=_int_setting(env, ENV_WELCOME_CREDITS, 0, 1_000_000_000) or 0,
+            welcome_days=_int_setting(env, ENV_WELCOME_CREDITS_DAYS, 1, 3650),
+        )
 
 
 def _required(env: Mapping[str, str], name: str) -> str:

@@ -27,7 +27,9 @@ def encode_cursor(sort_key: str, *, user_id: str, entry_type: str | None) -> str
     return base64.urlsafe_b64encode(payload).decode().rstrip("=") + "." + _mac(payload)
 
 
-def decode_cursor(cursor: str, *, user_id: str, entry_type: str | None) -> str:
+def decode_cursor(
+    cursor: str, *, user_id: str, entry_type: str | None, prefixes: tuple[str, ...] = (_ENTRY_PREFIX,)
+) -> str:
     invalid = InvalidRequest("cursor is invalid: pass next_cursor from the previous page unchanged.")
     try:
         body, mac = cursor.rsplit(".", 1)
@@ -40,6 +42,6 @@ def decode_cursor(cursor: str, *, user_id: str, entry_type: str | None) -> str:
     if data.get("u") != user_id or data.get("t") != entry_type:
         raise InvalidRequest("cursor does not belong to this user and filter.")
     key = data.get("k")
-    if not isinstance(key, str) or not key.startswith(_ENTRY_PREFIX) or len(key) > 200:
+    if not isinstance(key, str) or not key.startswith(prefixes) or len(key) > 200:
         raise invalid
     return key

@@ -30,6 +30,11 @@ class UnknownBundle(CreditsError):
     code = "unknown_bundle"
 
 
+class UnknownFeature(CreditsError):
+    status = 400
+    code = "unknown_feature"
+
+
 class Unauthorized(CreditsError):
     status = 401
     code = "unauthorized"
@@ -67,6 +72,11 @@ class HoldNotPending(CreditsError):
 class HoldExpired(CreditsError):
     status = 409
     code = "hold_expired"
+
+
+class GrantNotActive(CreditsError):
+    status = 409
+    code = "grant_not_active"
 
 
 class PayloadTooLarge(CreditsError):

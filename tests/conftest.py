@@ -61,6 +61,7 @@ class Stack:
     base_url: str
     stack: Any
     ledger: Any  # the same Ledger the handlers use, for seeding and checking
+    grants: Any  # and the same GrantService
 
     def token(self, sub: str, email: str | None = None, ttl: int = 3600) -> str:
         from local.server import issue_token
@@ -72,6 +73,11 @@ class Stack:
 
     def url(self, path: str) -> str:
         return self.base_url + path
+
+    def seed(self, user: str, amount: int, description: str = "seed", **grant: Any) -> Any:
+        """Give ``user`` a grant (an admin adjustment, never expiring unless told) straight through the domain."""
+        return self.grants.create_grant(user, amount, idempotency_key=uuid.uuid4().hex, description=description,
+                                        source="adjustment", entry_type="adjustment", **grant).grant
 
 
 @pytest.fixture(scope="session")
@@ -89,7 +95,7 @@ def stack(ddb_local: Any, table: str, tmp_path_factory: pytest.TempPathFactory) 
     from local.dev import run_stripe_setup
 
     run_stripe_setup(os.environ["STRIPE_SECRET_KEY"], os.environ.get("STRIPE_API_BASE"))
-    yield Stack(base_url=local.config.base_url, stack=local, ledger=bootstrap.ledger())
+    yield Stack(base_url=local.config.base_url, stack=local, ledger=bootstrap.ledger(), grants=bootstrap.grants())
     local.stop()
 
 

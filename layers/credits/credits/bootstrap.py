@@ -51,16 +51,18 @@ def configure(
     """
     global _wiring
     w = _wiring
-    w.ledger_store = ledger_store or w.ledger_store
-    w.purchase_store = purchase_store or w.purchase_store
-    w.gateway = gateway or w.gateway
-    w.clock = clock or w.clock
-    if welcome is not False:
-        w.welcome, w.welcome_set = (welcome if not isinstance(welcome, bool) else None), True
-    w.built.clear()
+    # A new wiring object: a snapshot taken before stays what it was.
+    _wiring = _Wiring(
+        ledger_store=ledger_store or w.ledger_store,
+        purchase_store=purchase_store or w.purchase_store,
+        gateway=gateway or w.gateway,
+        clock=clock or w.clock,
+        welcome=w.welcome if welcome is False else (welcome if not isinstance(welcome, bool) else None),
+        welcome_set=w.welcome_set or welcome is not False,
+    )
     for name, service in (("ledger", ledger), ("grants", grants), ("purchases", purchases)):
         if service is not None:
-            w.built[name] = service
+            _wiring.built[name] = service
 
 
 def reset() -> None:

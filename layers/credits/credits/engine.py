@@ -100,6 +100,11 @@ class AccountEngine:
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
 
+    def ensure_user(self, user_id: str) -> None:
+        """On routes that do not otherwise touch the ledger: a new user's first request creates the welcome grant."""
+        if self.welcome is not None:
+            self.settled(user_id)
+
     def account(self, user_id: str) -> tuple[AccountState, Draft]:
         """The account with everything due applied (committed), and a draft that shows it grant by grant."""
         state = self.settled(user_id)

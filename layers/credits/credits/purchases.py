@@ -99,6 +99,7 @@ class PurchaseService:
         if bundle is None:
             known = ", ".join(b.id for b in self.catalog.bundles)
             raise UnknownBundle(f"Unknown bundle {bundle_id[:40]!r}; choose one of: {known}.")
+        self.grants.engine.ensure_user(user_id)
         stripe_key = None
         if idempotency_key:
             # Scoped to user and bundle, so one user's key can never replay another's session.
@@ -122,6 +123,7 @@ class PurchaseService:
                         iso(self.clock()), expires_after_days=bundle.expires_after_days)
 
     def purchase_status(self, user_id: str, session_id: str) -> Purchase:
+        self.grants.engine.ensure_user(user_id)
         purchase = self.store.get_purchase(session_id) if 0 < len(session_id) <= 255 else None
         if purchase is None or purchase.user_id != user_id:
             raise NotFound(f"No purchase {session_id!r}.")  # another user's session looks like no session

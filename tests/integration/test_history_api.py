@@ -118,4 +118,4 @@ def test_history_query_cost_is_one_page_not_all_entries(stack, busy_user):
         client.meta.events.unregister("provide-client-params.dynamodb.Query", record)
     entry_pages = [c for c in calls if c.get("IndexName") == "GSI1"]
     assert len(entry_pages) == 1 and entry_pages[0]["Limit"] == 11
-    assert len(calls) == 2 and "Limit" not in [c for c in calls if c not in entry_pages][0]
+    assert len(calls) == 2 and "Limit" not in next(c for c in calls if c not in entry_pages)

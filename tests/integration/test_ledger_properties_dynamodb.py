@@ -6,11 +6,11 @@ from typing import Any
 
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import run_state_machine_as_test
+from test_ledger_properties import LedgerMachine
 
 from credits.adapters.dynamo import Table
 from credits.adapters.dynamo_ledger import DynamoLedgerStore
 from credits.adapters.dynamo_purchases import DynamoPurchaseStore
-from test_ledger_properties import LedgerMachine
 
 
 class DynamoStores(DynamoLedgerStore, DynamoPurchaseStore):

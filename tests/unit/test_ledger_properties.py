@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, initialize, invariant, precondition, rule
+from ledger_model import Model
 
 from credits.adapters.memory import MemoryStore
 from credits.book import LiveGrant
@@ -26,7 +27,6 @@ from credits.ids import iso_ms, ms_of, new_id
 from credits.ledger import Ledger
 from credits.models import Purchase
 from credits.ports import PurchaseClawback, PurchaseFulfil
-from ledger_model import Model
 
 START = 1_800_000_000_000
 PRIORITIES = st.sampled_from([0, 10, 50, 50, 90])

@@ -25,9 +25,12 @@ FUNCTION_ACTIONS = {
     "WebhookFunction": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem",
                         "ssm:GetParameter"},
     "ReconcileFunction": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem",
-                          "ssm:GetParameter"},
-    "HoldSweeperFunction": {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
+                          "ssm:GetParameter", "sqs:SendMessage"},
+    "HoldSweeperFunction": {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+                            "sqs:SendMessage"},
 }
+# Asynchronous functions send their failed events to this queue (EventInvokeConfig OnFailure), and nowhere else.
+FAILURE_QUEUE = {"Fn::GetAtt": ["AsyncFailuresQueue", "Arn"]}
 READS_WEBHOOK_SECRET = {"WebhookFunction"}
 
 
@@ -79,6 +82,16 @@ def test_each_function_gets_only_the_actions_it_uses(transformed, function):
     assert "*" not in resources
     managed = transformed["Resources"][f"{function}Role"]["Properties"]["ManagedPolicyArns"]
     assert all("AWSLambdaBasicExecutionRole" in str(m) or "AWSXrayWriteOnlyAccess" in str(m) for m in managed)
+
+
+@pytest.mark.parametrize("function", list(FUNCTION_ACTIONS))
+def test_a_function_may_send_only_to_the_async_failure_queue(transformed, function):
+    role = transformed["Resources"][f"{function}Role"]["Properties"]
+    for policy in role.get("Policies", []):
+        for stmt in policy["PolicyDocument"]["Statement"]:
+            acts = stmt["Action"] if isinstance(stmt["Action"], list) else [stmt["Action"]]
+            if any(a.startswith("sqs:") for a in acts):
+                assert acts == ["sqs:SendMessage"] and stmt["Resource"] == FAILURE_QUEUE, (function, stmt)
 
 
 def test_only_the_webhook_reads_the_webhook_secret_and_only_stripe_functions_read_secrets(transformed):

@@ -21,6 +21,7 @@ os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
 TABLE = "credits-test"
+EVENTS_INTERNAL_ROLE = "arn:aws:iam::123456789012:role/billing-worker"
 
 
 @pytest.fixture(scope="session")
@@ -79,8 +80,9 @@ def stack(ddb_local: Any, table: str, tmp_path_factory: pytest.TempPathFactory) 
     from local.server import LocalStack, StackConfig
 
     port = free_port()
+    # The events' IAM caller (events/internal_consume/ok.json) is an operator's role: allow it like a deployment would.
     local = LocalStack(StackConfig(port=port, table_name=table, dynamodb_endpoint=ddb_local.endpoint,
-                                   data_dir=None))
+                                   data_dir=None, internal_principals=(EVENTS_INTERNAL_ROLE,)))
     bootstrap.reset()
     local.warm()
     local.start()

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from credits.config import InternalAccess
     from credits.ledger import Ledger
     from credits.purchases import PurchaseService
 
@@ -49,3 +50,12 @@ def purchases(*, receives_webhooks: bool = False) -> PurchaseService:
 
         StripeConfig.from_env().require_webhook_secret_source()
     return _services["purchases"]  # type: ignore[no-any-return]
+
+
+def internal_access() -> InternalAccess:
+    """Who may call /internal/ routes (INTERNAL_PRINCIPALS), parsed once; internal handlers ask at cold start."""
+    if "internal_access" not in _services:
+        from credits.config import InternalAccess
+
+        _services["internal_access"] = InternalAccess.from_env()
+    return _services["internal_access"]  # type: ignore[no-any-return]

@@ -5,6 +5,8 @@ Services are built on first use (the cold start, since handlers warm them at imp
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -59,3 +61,15 @@ def internal_access() -> InternalAccess:
 
         _services["internal_access"] = InternalAccess.from_env()
     return _services["internal_access"]  # type: ignore[no-any-return]
+
+
+@contextmanager
+def override(**services: Any) -> Iterator[None]:
+    """``configure`` for the duration of a block, then the previous wiring again (tests inject failing services)."""
+    saved = dict(_services)
+    _services.update(services)
+    try:
+        yield
+    finally:
+        _services.clear()
+        _services.update(saved)

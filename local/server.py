@@ -84,6 +84,7 @@ class StackConfig:
     webhook_secret: str = DEV_WEBHOOK_SECRET
     jwt_secret: str = DEV_JWT_SECRET
     internal_principals: tuple[str, ...] = ()  # allowed besides LOCAL_IAM_CALLER (e.g. the events' example role)
+    integration_timeout: float = INTEGRATION_TIMEOUT  # tests shorten it
     extra_env: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -227,7 +228,8 @@ class LocalStack:
                 iam_caller=iam_caller,
             )
             try:
-                return decode_response(self.pools[route.function].invoke(event, max_wait=INTEGRATION_TIMEOUT))
+                pool = self.pools[route.function]
+                return decode_response(pool.invoke(event, max_wait=self.config.integration_timeout))
             except FunctionTimeout as exc:
                 return self._timed_out(exc)
         if path.startswith("/_stripe/") and self.simulator is not None:

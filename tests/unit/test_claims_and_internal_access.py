@@ -71,7 +71,7 @@ def test_allowlist_matches_sessions_of_listed_roles_only():
     assert access.allows(f"arn:aws:sts::{ACCOUNT}:assumed-role/billing-worker/session-1")
     assert access.allows(f"arn:aws:iam::{ACCOUNT}:user/local-service")
     assert not access.allows(f"arn:aws:sts::{ACCOUNT}:assumed-role/admin/session-1")
-    assert not access.allows(f"arn:aws:sts::999999999999:assumed-role/billing-worker/session-1")  # other account
+    assert not access.allows("arn:aws:sts::999999999999:assumed-role/billing-worker/session-1")  # other account
     assert not access.allows(None) and not access.allows("")
 
 

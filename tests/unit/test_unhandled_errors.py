@@ -100,7 +100,7 @@ def test_a_crashing_route_answers_the_500_envelope_and_moves_the_unhandled_error
 
 def test_a_client_error_does_not_count_as_unhandled(metrics_on, capsys):
     with bootstrap.override(ledger=Exploding()):
-        status, body = call("consume", "consume/no_token.json")  # 401 before the ledger is touched
+        status, _ = call("consume", "consume/no_token.json")  # 401 before the ledger is touched
     assert status == 401
     assert unhandled_count(capsys.readouterr().out) == 0
 

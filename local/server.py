@@ -85,6 +85,8 @@ class StackConfig:
     jwt_secret: str = DEV_JWT_SECRET
     internal_principals: tuple[str, ...] = ()  # allowed besides LOCAL_IAM_CALLER (e.g. the events' example role)
     integration_timeout: float = INTEGRATION_TIMEOUT  # tests shorten it
+    # The dashboard CSP's sign-in origin, as the template's DashboardAuthOrigin / Cognito domain: none in dev mode.
+    dashboard_auth_origin: str | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -113,7 +115,7 @@ class LocalStack:
         ensure_layer_on_path()
         self.routes: list[Route] = http_routes(self.template)
         self.pools = {r.function: self._pool(r.function, r.code_dir, r.handler) for r in self.routes}
-        self.static_headers = dashboard_security_headers(self.template)
+        self.static_headers = dashboard_security_headers(self.template, auth_origin=config.dashboard_auth_origin)
         self.simulator = self._make_simulator() if config.uses_simulator else None
         self.server = ThreadingHTTPServer((config.host, config.port), handler_class(self.dispatch, max_body=MAX_BODY))
         self.server.daemon_threads = True

@@ -100,12 +100,15 @@ def function_timeout(logical_id: str, template: dict[str, Any] | None = None) ->
     return float(props.get("Timeout", globals_.get("Timeout", LAMBDA_DEFAULT_TIMEOUT)))
 
 
-def dashboard_security_headers(template: dict[str, Any] | None = None) -> dict[str, str]:
+def dashboard_security_headers(
+    template: dict[str, Any] | None = None, *, auth_origin: str | None = None
+) -> dict[str, str]:
     """The dashboard's CloudFront response headers, as the local stack serves them (same origin, plain HTTP).
 
     The CSP is the template's, minus the sources that name deployed endpoints (``${...}`` substitutions: the
-    region's API endpoints, the Cognito domain); locally the API is the page's own origin. HSTS is left out: it
-    means nothing over http://127.0.0.1.
+    region's API endpoints, the Cognito domain); locally the API is the page's own origin. ``auth_origin`` puts a
+    sign-in origin back where the deployed policy has ``${AuthOrigin}`` (a test of the Hosted UI flow). HSTS is left
+    out: it means nothing over http://127.0.0.1.
     """
     template = template or load_template()
     policy = template["Resources"]["DashboardSecurityHeaders"]["Properties"]["ResponseHeadersPolicyConfig"]
@@ -114,7 +117,8 @@ def dashboard_security_headers(template: dict[str, Any] | None = None) -> dict[s
     text = csp["Fn::Sub"][0] if isinstance(csp, dict) else csp  # !Sub [string, vars] or a plain string
     directives = []
     for directive in text.split(";"):
-        words = [w for w in directive.split() if "${" not in w]
+        words = [auth_origin if w == "${AuthOrigin}" and auth_origin else w for w in directive.split()]
+        words = [w for w in words if "${" not in w]
         if words:
             directives.append(" ".join(words))
     headers = {"content-security-policy": "; ".join(directives)}

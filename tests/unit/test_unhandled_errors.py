@@ -16,6 +16,7 @@ import pytest
 
 from credits import bootstrap
 from credits.config import InternalAccess
+from credits.observability import metrics
 from local.lambda_host import FunctionPool, decode_response
 from local.template import ROOT, http_routes, load_template
 
@@ -63,6 +64,7 @@ def metrics_on(monkeypatch: pytest.MonkeyPatch) -> None:
     # The local stack switches EMF off for its own process; these tests need the real output.
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
     monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", "whsec_" + "a" * 32)  # the webhook's cold start wants a source
+    metrics.clear_metrics()  # Powertools keeps one store per process: drop what earlier tests left unflushed
 
 
 def call(function_dir: str, event_file: str) -> tuple[int, dict[str, Any]]:

@@ -88,6 +88,8 @@ def current_user(app: APIGatewayHttpResolver) -> str:
     """
     authorizer = app.current_event.request_context.authorizer
     claims = (authorizer.jwt_claim if authorizer else None) or {}
+    if not claims:
+        raise Unauthorized("A valid bearer token is required.")
     problem = claims_problem(claims, as_text=True)  # API Gateway passes every claim as text
     if problem:
         raise Unauthorized(f"A valid bearer token is required: {problem}.")

@@ -23,6 +23,8 @@ os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
 TABLE = "credits-test"
+EVENTS_INTERNAL_ROLE = "arn:aws:iam::123456789012:role/billing-worker"
+FAKE_COGNITO_ORIGIN = "https://auth.example.test"  # tests/e2e/test_dashboard.py's Hosted UI stand-in
 
 
 @pytest.fixture(scope="session")
@@ -87,8 +89,11 @@ def stack(ddb_local: Any, table: str, tmp_path_factory: pytest.TempPathFactory) 
     from local.server import LocalStack, StackConfig
 
     port = free_port()
+    # The events' IAM caller (events/internal_consume/ok.json) is an operator's role: allow it like a deployment would.
+    # The e2e Hosted UI test signs in at a fake Cognito: the dashboard's CSP names it, as it names Cognito deployed.
     local = LocalStack(StackConfig(port=port, table_name=table, dynamodb_endpoint=ddb_local.endpoint,
-                                   data_dir=None))
+                                   data_dir=None, internal_principals=(EVENTS_INTERNAL_ROLE,),
+                                   dashboard_auth_origin=FAKE_COGNITO_ORIGIN))
     bootstrap.reset()
     local.warm()
     local.start()

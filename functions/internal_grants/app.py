@@ -15,26 +15,23 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from credits import bootstrap
 from credits.api import InternalGrantRequest, VoidRequest
 from credits.errors import InvalidRequest
-from credits.http import create_app, idempotency_key, json_response, parse_body
+from credits.http import create_app, idempotency_key, internal_caller, json_response, parse_body
 from credits.observability import metrics, traced
 
 logger = Logger(service="credits")
 app = create_app()
 bootstrap.grants()
-
-
-def _caller() -> str | None:
-    authorizer = app.current_event.request_context.authorizer
-    return authorizer.iam.user_arn if authorizer else None
+bootstrap.internal_access()  # a malformed INTERNAL_PRINCIPALS fails the cold start
 
 
 @app.post("/internal/credits/grants")
 def create_grant() -> Any:
+    caller = internal_caller(app)
     req = parse_body(app, InternalGrantRequest)
     key = idempotency_key(app)
     if key is None:
         raise InvalidRequest("Idempotency-Key header is required to create a grant.")
-    logger.info("internal grant", extra={"caller": _caller(), "user_id": req.user_id, "amount": req.amount})
+    logger.info("internal grant", extra={"caller": caller, "user_id": req.user_id, "amount": req.amount})
     created = bootstrap.grants().create_grant(
         req.user_id, req.amount, idempotency_key=key, category=req.category, priority=req.priority,
         expires_at=req.expires_at, expires_in_days=req.expires_in_days, description=req.description,
@@ -44,8 +41,9 @@ def create_grant() -> Any:
 
 @app.post("/internal/credits/grants/<grant_id>/void")
 def void_grant(grant_id: str) -> Any:
+    caller = internal_caller(app)
     req = parse_body(app, VoidRequest)
-    logger.info("internal void", extra={"caller": _caller(), "user_id": req.user_id, "grant_id": grant_id})
+    logger.info("internal void", extra={"caller": caller, "user_id": req.user_id, "grant_id": grant_id})
     voided = bootstrap.grants().void_grant(req.user_id, grant_id, req.reason, idempotency_key(app))
     return json_response(200, {"user_id": req.user_id, **voided.to_dict()})
 

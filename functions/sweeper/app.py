@@ -12,13 +12,14 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from credits import bootstrap
-from credits.observability import traced
+from credits.observability import metrics, traced
 
 logger = Logger(service="credits")
 bootstrap.ledger()
 
 
 @traced
+@metrics.log_metrics
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     result = bootstrap.engine().sweep()

@@ -28,9 +28,11 @@ FUNCTION_ACTIONS = {
     "InternalGrantsFunction": LEDGER,
     "PurchaseFunction": LEDGER | {"ssm:GetParameter"},
     "WebhookFunction": STRIPE_LEDGER,
-    "ReconcileFunction": STRIPE_LEDGER,
-    "HoldSweeperFunction": LEDGER,
+    "ReconcileFunction": STRIPE_LEDGER | {"sqs:SendMessage"},
+    "HoldSweeperFunction": LEDGER | {"sqs:SendMessage"},
 }
+# Asynchronous functions send their failed events to this queue (EventInvokeConfig OnFailure), and nowhere else.
+FAILURE_QUEUE = {"Fn::GetAtt": ["AsyncFailuresQueue", "Arn"]}
 READS_WEBHOOK_SECRET = {"WebhookFunction"}
 
 
@@ -82,6 +84,16 @@ def test_each_function_gets_only_the_actions_it_uses(transformed, function):
     assert "*" not in resources
     managed = transformed["Resources"][f"{function}Role"]["Properties"]["ManagedPolicyArns"]
     assert all("AWSLambdaBasicExecutionRole" in str(m) or "AWSXrayWriteOnlyAccess" in str(m) for m in managed)
+
+
+@pytest.mark.parametrize("function", list(FUNCTION_ACTIONS))
+def test_a_function_may_send_only_to_the_async_failure_queue(transformed, function):
+    role = transformed["Resources"][f"{function}Role"]["Properties"]
+    for policy in role.get("Policies", []):
+        for stmt in policy["PolicyDocument"]["Statement"]:
+            acts = stmt["Action"] if isinstance(stmt["Action"], list) else [stmt["Action"]]
+            if any(a.startswith("sqs:") for a in acts):
+                assert acts == ["sqs:SendMessage"] and stmt["Resource"] == FAILURE_QUEUE, (function, stmt)
 
 
 def test_only_the_webhook_reads_the_webhook_secret_and_only_stripe_functions_read_secrets(transformed):

@@ -7,11 +7,13 @@ gateway, a clock, or whole services.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from credits.config import InternalAccess
     from credits.engine import AccountEngine, WelcomeGrant
     from credits.grants import GrantService
     from credits.ledger import Ledger
@@ -44,6 +46,7 @@ def configure(
     ledger: Ledger | None = None,
     grants: GrantService | None = None,
     purchases: PurchaseService | None = None,
+    internal_access: InternalAccess | None = None,
 ) -> None:
     """Replace parts of the wiring (what is given), and forget services built from the old parts.
 
@@ -60,9 +63,9 @@ def configure(
         welcome=w.welcome if welcome is False else (welcome if not isinstance(welcome, bool) else None),
         welcome_set=w.welcome_set or welcome is not False,
     )
-    for name, service in (("ledger", ledger), ("grants", grants), ("purchases", purchases)):
-        if service is not None:
-            _wiring.built[name] = service
+    named: dict[str, Any] = {"ledger": ledger, "grants": grants, "purchases": purchases,
+                             "internal_access": internal_access}
+    _wiring.built.update({name: service for name, service in named.items() if service is not None})
 
 
 def reset() -> None:
@@ -174,3 +177,23 @@ def restore(saved: object) -> None:
     global _wiring
     assert isinstance(saved, _Wiring)
     _wiring = saved
+
+
+def internal_access() -> InternalAccess:
+    """Who may call /internal/ routes (INTERNAL_PRINCIPALS), parsed once; internal handlers ask at cold start."""
+    if "internal_access" not in _wiring.built:
+        from credits.config import InternalAccess
+
+        _wiring.built["internal_access"] = InternalAccess.from_env()
+    return _wiring.built["internal_access"]  # type: ignore[no-any-return]
+
+
+@contextmanager
+def override(**services: Any) -> Iterator[None]:
+    """``configure`` for the duration of a block, then the previous wiring again (tests inject failing services)."""
+    saved = snapshot()
+    configure(**services)
+    try:
+        yield
+    finally:
+        restore(saved)

@@ -40,6 +40,13 @@ class Unauthorized(CreditsError):
     code = "unauthorized"
 
 
+class Forbidden(CreditsError):
+    """Authenticated, but not allowed here (an IAM caller missing from INTERNAL_PRINCIPALS)."""
+
+    status = 403
+    code = "forbidden"
+
+
 class InsufficientCredits(CreditsError):
     status = 402
     code = "insufficient_credits"

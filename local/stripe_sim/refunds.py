@@ -149,7 +149,8 @@ def fail(ctx: Context, refund: JsonDict, failure_reason: str, *, deliver: bool) 
     if refund["status"] not in (*OPEN, "succeeded"):
         raise invalid(f"Refund {refund['id']} is {refund['status']} and cannot fail.", code=None)
     charge = ctx.store.get("charges", refund["charge"], "charge")
-    previous: JsonDict = {"status": refund["status"], "failure_reason": None}
+    # Fields a refund only has once failed (failure_reason, ...) were absent before, so they are not "previous".
+    previous: JsonDict = {"status": refund["status"]}
     was_succeeded = refund["status"] == "succeeded"
     for key in ("pending_reason", "next_action"):
         if key in refund:
@@ -160,7 +161,6 @@ def fail(ctx: Context, refund: JsonDict, failure_reason: str, *, deliver: bool) 
         refund["failure_balance_transaction"] = balance_transaction(
             ctx, amount=refund["amount"], currency=refund["currency"], type_="refund_failure",
             category="refund_failure", source=refund["id"], description="REFUND FAILURE")["id"]
-        previous["failure_balance_transaction"] = None
     events = [ctx.bus.emit("refund.failed", refund, None, deliver=deliver)]
     events += _updated(ctx, refund, previous, None, deliver)
     if was_succeeded:

@@ -38,6 +38,8 @@ COLLECTIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "webhook_endpoints": (("we_",), "webhook endpoint"),
     "events": (("evt_",), "event"),
 }
+# Expandable fields whose ids need not carry their prefix (products take custom ids).
+FIELD_COLLECTIONS = {"product": "products", "default_price": "prices", "price": "prices"}
 # Simulator bookkeeping that is never shown as a Stripe object.
 PRIVATE = ("session_private", "method_state", "deliveries", "endpoint_deliveries", "endpoint_secrets", "idempotency")
 
@@ -116,8 +118,8 @@ class Store:
                 return collection
         return None
 
-    def lookup_any(self, obj_id: str) -> JsonDict | None:
-        collection = self.collection_of(obj_id)
+    def lookup_any(self, obj_id: str, field: str | None = None) -> JsonDict | None:
+        collection = self.collection_of(obj_id) or FIELD_COLLECTIONS.get(field or "")
         if collection is None:
             return None
         found = self.data[collection].get(obj_id)
@@ -174,7 +176,7 @@ class Store:
             raise invalid(f"This property cannot be expanded ({full}).", "expand", code=None)
         value = obj[head]
         if isinstance(value, str):
-            expanded = self.lookup_any(value)
+            expanded = self.lookup_any(value, head)
             if expanded is None:
                 raise invalid(f"This property cannot be expanded ({full}).", "expand", code=None)
             obj[head] = value = expanded

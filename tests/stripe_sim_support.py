@@ -10,6 +10,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,6 +20,7 @@ from typing import Any
 import stripe
 
 from local.stripe_sim import API_VERSION, StripeSimulator, make_request_handler
+from tests.stripe_schema.validator import StripeSchemas
 
 SECRET = "whsec_test_simulator_secret"
 KEY = "sk_test_simulator_tests"
@@ -206,3 +208,78 @@ def paid_session(stack: SimStack, prices: dict[str, str], **pay: Any) -> tuple[A
 def event_ids_of(out: dict[str, Any], type_: str) -> list[str]:
     """The ids of one type among a simulator route's reported deliveries."""
     return [d["event_id"] for d in out["deliveries"] if d["type"] == type_]
+
+
+# --- checking a stack's traffic against Stripe's schemas -----------------------------------------------
+
+_SCHEMAS: list[StripeSchemas] = []
+
+
+def schemas() -> StripeSchemas:
+    if not _SCHEMAS:
+        _SCHEMAS.append(StripeSchemas())
+    return _SCHEMAS[0]
+
+
+@dataclass
+class Report:
+    responses: int = 0
+    objects: Counter[str] = field(default_factory=Counter)
+    events: int = 0
+    deliveries: int = 0
+    requests: int = 0
+    event_types: set[str] = field(default_factory=set)
+    violations: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        return (
+            f"Stripe contract ({schemas().version}): {self.responses} responses holding "
+            f"{sum(self.objects.values())} objects, {self.events} events ({self.deliveries} deliveries), "
+            f"{self.requests} requests checked; {len(self.violations)} violations"
+        )
+
+
+def _count_objects(node: Any, counter: Counter[str]) -> None:
+    if isinstance(node, dict):
+        if isinstance(node.get("object"), str):
+            counter[node["object"]] += 1
+        for value in node.values():
+            _count_objects(value, counter)
+    elif isinstance(node, list):
+        for value in node:
+            _count_objects(value, counter)
+
+
+def check_traffic(
+    stack: SimStack, *, endpoints: dict[str, tuple[Receiver, str]] | None = None, requests: bool = False
+) -> Report:
+    """Validate what the simulator answered (API responses and errors) and sent (every recorded event, every
+    delivery and its signature); with ``requests``, also every request it received."""
+    s, report = schemas(), Report()
+    for ex in stack.recorder.exchanges:
+        sub = ex.path.removeprefix("/_stripe")
+        body = json.loads(ex.body) if ex.body[:1] in (b"{", b"[") else None
+        if sub.startswith("/v1/"):
+            report.responses += 1
+            _count_objects(body, report.objects)
+            report.violations += s.check_response(ex.method, sub, ex.status, body)
+        elif ex.status >= 400 and isinstance(body, dict) and "error" in body:
+            # Simulator routes answer Stripe's error shape too (e.g. a declined card on the Checkout page).
+            report.responses += 1
+            report.violations += s.check_response(ex.method, sub, ex.status, body)
+    for event in stack.sim.events():
+        report.events += 1
+        report.event_types.add(event["type"])
+        report.violations += s.check_event(event, "recorded event")
+    receivers = [(stack.receiver, SECRET, "default webhook")]
+    receivers += [(r, secret, we) for we, (r, secret) in (endpoints or {}).items()]
+    for receiver, secret, where in receivers:
+        for headers, payload in receiver.deliveries:
+            report.deliveries += 1
+            report.violations += s.check_signature(payload, headers["stripe-signature"], secret, where)
+            report.violations += s.check_event(json.loads(payload), f"delivered to {where}")
+    if requests:
+        received = stack.sim.requests_received()
+        report.requests = len(received)
+        report.violations += s.check_received(received)
+    return report

@@ -6,14 +6,18 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.stripe_sim_support import SimStack, new_stack
+from tests.stripe_sim_support import SimStack, check_traffic, new_stack
 
 
 @pytest.fixture
 def sim_stack() -> Iterator[SimStack]:
+    """A simulator on a free port; afterwards, whatever it answered and sent must match Stripe's schemas
+    (requests are not checked here: tests send bad ones on purpose; the contract test checks them)."""
     stack = new_stack()
     yield stack
     stack.close()
+    violations = check_traffic(stack).violations
+    assert violations == [], "Stripe schema violations:\n" + "\n".join(violations[:30])
 
 
 @pytest.fixture

@@ -11,10 +11,7 @@ Run with ``-s`` to see the counts: ``pytest tests/integration/test_stripe_sim_co
 
 from __future__ import annotations
 
-import json
 import sys
-from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,71 +30,25 @@ from credits.stripe_gateway import StripeGateway  # noqa: E402
 from local.stripe_sim import API_VERSION  # noqa: E402
 from local.stripe_sim.event_types import EVENT_TYPES  # noqa: E402
 from local.stripe_sim.simulator import ROUTES  # noqa: E402
-from tests.stripe_schema.validator import StripeSchemas  # noqa: E402
-from tests.stripe_sim_support import KEY, SECRET, Receiver, SimStack, new_session  # noqa: E402
+from tests.stripe_sim_support import (  # noqa: E402
+    KEY,
+    SECRET,
+    Receiver,
+    Report,
+    SimStack,
+    check_traffic,
+    new_session,
+    schemas,
+)
 
 pytestmark = pytest.mark.timeout(120)
-SCHEMAS = StripeSchemas()
+SCHEMAS = schemas()
 V = API_VERSION
-
-
-@dataclass
-class Report:
-    responses: int = 0
-    objects: Counter[str] = field(default_factory=Counter)
-    events: int = 0
-    deliveries: int = 0
-    requests: int = 0
-    event_types: set[str] = field(default_factory=set)
-    violations: list[str] = field(default_factory=list)
-
-    def line(self) -> str:
-        return (
-            f"Stripe contract ({SCHEMAS.version}): {self.responses} responses holding "
-            f"{sum(self.objects.values())} objects, {self.events} events ({self.deliveries} deliveries), "
-            f"{self.requests} requests checked; {len(self.violations)} violations"
-        )
-
-
-def _count_objects(node: Any, counter: Counter[str]) -> None:
-    if isinstance(node, dict):
-        if isinstance(node.get("object"), str):
-            counter[node["object"]] += 1
-        for value in node.values():
-            _count_objects(value, counter)
-    elif isinstance(node, list):
-        for value in node:
-            _count_objects(value, counter)
 
 
 def verify(stack: SimStack, endpoints: dict[str, tuple[Receiver, str]]) -> Report:
     """Validate everything the simulator answered, sent and received during the test."""
-    report = Report()
-    for ex in stack.recorder.exchanges:
-        sub = ex.path.removeprefix("/_stripe")
-        body = json.loads(ex.body) if ex.body[:1] in (b"{", b"[") else None
-        if sub.startswith("/v1/"):
-            report.responses += 1
-            _count_objects(body, report.objects)
-            report.violations += SCHEMAS.check_response(ex.method, sub, ex.status, body)
-        elif ex.status >= 400 and isinstance(body, dict) and "error" in body:
-            # Simulator routes answer Stripe's error shape too (e.g. a declined card on the Checkout page).
-            report.responses += 1
-            report.violations += SCHEMAS.check_response(ex.method, sub, ex.status, body)
-    for event in stack.sim.events():
-        report.events += 1
-        report.event_types.add(event["type"])
-        report.violations += SCHEMAS.check_event(event, "recorded event")
-    receivers = [(stack.receiver, SECRET, "default webhook"), *((r, s, we) for we, (r, s) in endpoints.items())]
-    for receiver, secret, where in receivers:
-        for headers, payload in receiver.deliveries:
-            report.deliveries += 1
-            report.violations += SCHEMAS.check_signature(payload, headers["stripe-signature"], secret, where)
-            report.violations += SCHEMAS.check_event(json.loads(payload), f"delivered to {where}")
-    received = stack.sim.requests_received()
-    report.requests = len(received)
-    report.violations += SCHEMAS.check_received(received)
-    return report
+    return check_traffic(stack, endpoints=endpoints, requests=True)
 
 
 # --- the flows -------------------------------------------------------------------------------------------

@@ -231,7 +231,9 @@ class Dispatcher:
                 )
             return Result(saved["status"], copy.deepcopy(saved["body"]), replayed=True)
         result = self._call(route, match, req)
-        if result.status < 500 and result.body is not None:
+        # Stripe saves a result only once the endpoint started executing: a success or a card decline, never a
+        # request that failed validation (that one may be retried with the same key once fixed).
+        if (result.status < 400 or result.status == 402) and result.body is not None:
             store[scoped] = {
                 "created": req.now,
                 "fingerprint": fingerprint,
@@ -245,7 +247,6 @@ class Dispatcher:
             check_keys(req.params, route.params)
             result = route.handler(self.ctx, req, match)
         except StripeApiError as exc:
-            # Stripe remembers failed requests under their idempotency key too.
             return Result(exc.status, exc.body())
         if route.api and result.body is not None and result.status == 200 and req.params.get("expand"):
             paths = [str(p) for p in list_param(req.params, "expand")]

@@ -189,6 +189,12 @@ def test_idempotency_key_replays_and_rejects_different_params(sim_stack: SimStac
         )
     listed = sim_stack.client().v1.checkout.sessions.list()
     assert len(listed.data) == 1
+    # A request that failed validation is not saved: the same key works once the request is fixed.
+    bad = b"mode=payment&line_items[0][price]=price_missing&line_items[0][quantity]=1"
+    headers["Idempotency-Key"] = "idem-2"
+    assert sim_stack.request("POST", "/_stripe/v1/checkout/sessions", bad, headers)[0] == 400
+    fixed, _, made = sim_stack.request("POST", "/_stripe/v1/checkout/sessions", form, headers)
+    assert fixed == 200 and json.loads(made)["id"] != json.loads(b1)["id"]
 
 
 def test_session_validation_errors(sim_stack: SimStack, prices: dict[str, str]) -> None:
@@ -686,6 +692,8 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
         session, pi = paid_session(stack, price_ids)
         replayed_key: stripe.RequestOptions = {"idempotency_key": "persist-1"}
         made = client.v1.products.create(params={"name": "Extra"}, options=replayed_key)
+        customer = client.v1.customers.create(params={"email": "kept@example.com"})
+        endpoint = client.v1.webhook_endpoints.create(params={"url": receiver.url, "enabled_events": ["*"]})
     finally:
         server.shutdown()
         server.server_close()
@@ -696,14 +704,30 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
         again = client.v1.checkout.sessions.retrieve(session.id)
         assert (again.status, again.payment_intent) == ("complete", pi)
         assert client.v1.payment_intents.retrieve(pi).metadata.to_dict()["user_id"] == "user-1"
-        assert [e.type for e in client.v1.events.list().data] == CARD_PAYMENT[::-1]
+        assert [e.type for e in client.v1.events.list().data] == ["customer.created", *CARD_PAYMENT[::-1]]
         assert {r.bundle: r.price_id for r in setup(client=client)} == price_ids
         assert client.v1.products.create(params={"name": "Extra"}, options=replayed_key).id == made.id
         assert all(sim2.delivery(e["id"])["delivered"] for e in sim2.events())  # type: ignore[index]
+        # Customers, endpoints and their secrets are kept: the endpoint still gets events, signed as before.
+        assert client.v1.customers.retrieve(customer.id).email == "kept@example.com"
+        before = len(receiver.deliveries)
+        client.v1.refunds.create(params={"payment_intent": pi, "amount": 100})
+        assert [e.type for e in signed_with(receiver.deliveries[before:], str(endpoint.secret))] == REFUND
     finally:
         server2.shutdown()
         server2.server_close()
         receiver.close()
+
+
+def signed_with(deliveries: list[tuple[dict[str, str], bytes]], secret: str) -> list[Any]:
+    """The deliveries whose signature verifies with ``secret`` (one receiver may serve several endpoints)."""
+    out = []
+    for headers, body in deliveries:
+        try:
+            out.append(verified(headers, body, secret))
+        except stripe.SignatureVerificationError:
+            continue
+    return out
 
 
 def test_corrupt_state_file_is_moved_aside(tmp_path: Path) -> None:

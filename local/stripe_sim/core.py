@@ -14,6 +14,7 @@ import copy
 import hashlib
 import json
 import re
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -117,9 +118,11 @@ class Dispatcher:
         self.routes = routes
         self.before = before
         self._log: collections.deque[JsonDict] = collections.deque(maxlen=REQUEST_LOG_SIZE)
+        self._log_lock = threading.Lock()
 
     def requests(self) -> list[JsonDict]:
-        return [copy.deepcopy(r) for r in list(self._log)]
+        with self._log_lock:
+            return [copy.deepcopy(r) for r in self._log]
 
     def handle(self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes) -> Response:
         method = method.upper()
@@ -145,16 +148,16 @@ class Dispatcher:
         self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes, status: int
     ) -> None:
         kept = ("stripe-version", "idempotency-key", "content-type")
-        self._log.append(
-            {
-                "method": method,
-                "path": path,
-                "query": query,
-                "body": body.decode("utf-8", "replace"),
-                "headers": {k: headers[k] for k in kept if k in headers},
-                "status": status,
-            }
-        )
+        entry = {
+            "method": method,
+            "path": path,
+            "query": query,
+            "body": body.decode("utf-8", "replace"),
+            "headers": {k: headers[k] for k in kept if k in headers},
+            "status": status,
+        }
+        with self._log_lock:
+            self._log.append(entry)
 
     def _dispatch(
         self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes, request_id: str

@@ -99,7 +99,7 @@ def create_refund(
         "reason": reason,
         "receipt_number": None,
         "source_transfer_reversal": None,
-        "status": "succeeded" if status == "succeeded" else status,
+        "status": status,
         "transfer_reversal": None,
     }
     if status == "pending":

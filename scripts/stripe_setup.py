@@ -85,8 +85,10 @@ def ensure_price(client: stripe.StripeClient, product_id: str, bundle: Bundle) -
 
 
 def make_client(api_key: str, api_base: str | None = None) -> stripe.StripeClient:
+    # The API version the service, its webhook endpoint and the simulator speak (credits.stripe_gateway).
     return stripe.StripeClient(
-        api_key, base_addresses={"api": api_base.rstrip("/")} if api_base else None, max_network_retries=2
+        api_key, base_addresses={"api": api_base.rstrip("/")} if api_base else None, max_network_retries=2,
+        stripe_version="2026-05-27.dahlia",
     )
 
 

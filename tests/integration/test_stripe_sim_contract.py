@@ -266,11 +266,6 @@ def test_requests_the_gateway_sends_match_stripes_schemas(sim_stack: SimStack, p
     assert SCHEMAS.check_received(sent) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="StripeGateway builds its StripeClient without stripe_version, so it sends stripe-python 16.1's "
-    "default 2026-10-28.endive; the contract pins 2026-05-27.dahlia (set stripe_version= on the client)",
-)
 def test_the_gateway_as_configured_sends_the_pinned_stripe_version(sim_stack: SimStack, prices: dict[str, str]) -> None:
     StripeGateway(KEY, api_base=sim_stack.api_base).list_refunds(payment_intent="pi_none")
     (sent,) = sim_stack.sim.requests_received()[-1:]

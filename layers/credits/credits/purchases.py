@@ -236,7 +236,8 @@ class PurchaseService:
             return "ignored: not ours"
         session = ours[0]
         if session.get("status") == "complete" and session.get("payment_status") in PAID:
-            self.fulfil(session)
+            if self.fulfil(session) == "mismatch":
+                return "ignored: purchase failed verification"  # alarmed once; a retry would not change it
         purchase = self.store.find_purchase_by_payment(payment_intent)
         if purchase is None or not purchase.fulfilled_at:
             record = self.store.get_purchase(str(session["id"]))

@@ -491,3 +491,18 @@ def test_a_pending_refund_claws_back_only_once_it_succeeds(stack, http, user):
     for event_id in refund.json()["event_ids"]:
         http.post(stack.url(f"/_stripe/events/{event_id}/resend"))
     assert balance(stack, http, user)["balance"] == 1000
+
+
+def test_reconciliation_replays_missed_refund_and_dispute_events_once(stack, http, user):
+    sid = buy(stack, http, user)["session_id"]
+    pi = pay(stack, http, sid)["payment_intent"]
+    http.post(stack.url(f"/_stripe/payment_intents/{pi}/refund"), json={"amount": 995, "deliver": False})
+    assert balance(stack, http, user)["balance"] == 2000  # every refund event was lost
+    first = http.post(stack.url("/_local/invoke/ReconcileFunction")).json()
+    assert first["objects_replayed"] >= 1 and first["checkpoint"] > 0
+    assert balance(stack, http, user)["balance"] == 1000
+    again = http.post(stack.url("/_local/invoke/ReconcileFunction")).json()
+    assert again["checkpoint"] >= first["checkpoint"]
+    assert balance(stack, http, user)["balance"] == 1000
+    refunds = http.get(stack.url("/credits/history?type=refund"), headers=stack.headers(user)).json()["items"]
+    assert [e["amount"] for e in refunds] == [-1000]

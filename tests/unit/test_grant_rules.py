@@ -467,3 +467,15 @@ def _clawback(w: World, user: str, sid: str, clawed: int, taken: int | None = No
 
 def test_iso_helpers_round_trip():
     assert ms_of(iso_ms(T0 + 123)) == T0 + 123
+
+
+def test_grants_stop_at_the_live_limit_but_purchases_never_do(w):
+    w.grants = GrantService(w.engine, max_live_grants=3)
+    for _ in range(3):
+        w.grant("u", 1)
+    from credits.errors import TooManyGrants
+
+    with pytest.raises(TooManyGrants):
+        w.grant("u", 1)
+    _purchase(w, "u", 10)
+    assert w.ledger.balance("u").available == 13

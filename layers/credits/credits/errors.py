@@ -86,6 +86,11 @@ class GrantNotActive(CreditsError):
     code = "grant_not_active"
 
 
+class TooManyGrants(CreditsError):
+    status = 409
+    code = "too_many_grants"
+
+
 class PayloadTooLarge(CreditsError):
     status = 413
     code = "payload_too_large"

@@ -12,17 +12,23 @@ from typing import Any
 from credits.book import Draft, LiveGrant
 from credits.cursor import decode_cursor, encode_cursor
 from credits.engine import AccountEngine, Change, check_amount, idempotency
-from credits.errors import GrantNotActive, InvalidRequest, NotFound
+from credits.errors import GrantNotActive, InvalidRequest, NotFound, TooManyGrants
 from credits.ids import iso_ms, new_id
 from credits.keys import GRANT_PREFIX, grant_sk
 from credits.models import DEFAULT_PRIORITY, Entry, Grant, GrantCreated, GrantPage, GrantVoided
 from credits.ports import AlreadyApplied, PurchaseClawback, PurchaseFulfil
 
 
+# Live grants (credits left or held) share one item of at most 400 KB: grants that a person or a service creates stop
+# at this many, which leaves room for purchases, never refused (docs/ledger.md, Limits).
+MAX_LIVE_GRANTS = 1000
+
+
 class GrantService:
-    def __init__(self, engine: AccountEngine) -> None:
+    def __init__(self, engine: AccountEngine, *, max_live_grants: int = MAX_LIVE_GRANTS) -> None:
         self.engine = engine
         self.store = engine.store
+        self.max_live_grants = max_live_grants
 
     def create_grant(
         self,
@@ -54,6 +60,9 @@ class GrantService:
         expires_ms = _grant_expiry(now_ms, expires_at, expires_in_days)
 
         def op(draft: Draft) -> Change[str]:
+            if len(draft.grants()) >= self.max_live_grants:
+                raise TooManyGrants(f"The user has {self.max_live_grants} grants with credits left; use or void "
+                                    "some first (purchases are never refused).")
             grant = LiveGrant(new_id("gr", draft.now_ms / 1000), category, source, amount, priority, expires_ms,
                               draft.now_ms, description, None)
             draft.add_grant(grant, entry_type)

@@ -18,7 +18,6 @@ from credits.keys import GRANT_PREFIX, grant_sk
 from credits.models import DEFAULT_PRIORITY, Entry, Grant, GrantCreated, GrantPage, GrantVoided
 from credits.ports import AlreadyApplied, PurchaseClawback, PurchaseFulfil
 
-
 # Live grants (credits left or held) share one item of at most 400 KB: grants that a person or a service creates stop
 # at this many, which leaves room for purchases, never refused (docs/ledger.md, Limits).
 MAX_LIVE_GRANTS = 1000

@@ -114,6 +114,7 @@ class StripeGateway:
         success_url: str,
         cancel_url: str,
         idempotency_key: str | None,
+        customer: str | None = None,
     ) -> CheckoutSessionRef:
         price_id = self._price_id(bundle)
         # Session metadata does not reach the PaymentIntent/Charge, which refund/dispute events carry.
@@ -129,7 +130,12 @@ class StripeGateway:
             "success_url": success_url,
             "cancel_url": cancel_url,
         }
-        if email:
+        if customer:
+            # Save the card for later off-session charges (auto-recharge). Stripe refuses customer_email with
+            # customer: the customer already has the e-mail.
+            params["customer"] = customer
+            params["payment_intent_data"]["setup_future_usage"] = "off_session"
+        elif email:
             params["customer_email"] = email
         options: stripe.RequestOptions = {"idempotency_key": idempotency_key} if idempotency_key else {}
         try:
@@ -194,6 +200,58 @@ class StripeGateway:
             return [line.to_dict() for line in page.data]
         except stripe.StripeError as exc:
             raise _provider_error(exc, "list the session's line items") from exc
+
+    def create_customer(self, *, user_id: str, email: str | None, idempotency_key: str) -> str:
+        params: dict[str, Any] = {"metadata": {"user_id": user_id}}
+        if email:
+            params["email"] = email
+        try:
+            return str(self._client.v1.customers.create(params=params,  # type: ignore[arg-type]
+                                                        options={"idempotency_key": idempotency_key}).id)
+        except stripe.StripeError as exc:
+            raise _provider_error(exc, "create the customer") from exc
+
+    def retrieve_payment_method(self, payment_method: str) -> dict[str, Any]:
+        try:
+            return self._client.v1.payment_methods.retrieve(payment_method).to_dict()
+        except stripe.StripeError as exc:
+            raise _provider_error(exc, "retrieve the payment method") from exc
+
+    def charge_off_session(
+        self,
+        *,
+        amount: int,
+        currency: str,
+        customer: str,
+        payment_method: str,
+        metadata: dict[str, str],
+        description: str,
+        idempotency_key: str,
+    ) -> dict[str, Any]:
+        """Confirm an off-session PaymentIntent now. Answers the intent (``succeeded``, or another status); a card
+        refusal answers the failed intent with ``last_payment_error`` instead of raising, as it is an outcome."""
+        params: dict[str, Any] = {
+            "amount": amount, "currency": currency, "customer": customer, "payment_method": payment_method,
+            "off_session": True, "confirm": True, "metadata": metadata, "description": description,
+        }
+        try:
+            intent = self._client.v1.payment_intents.create(params=params,  # type: ignore[arg-type]
+                                                            options={"idempotency_key": idempotency_key})
+            return intent.to_dict()
+        except stripe.CardError as exc:
+            error = exc.error
+            refused = getattr(error, "payment_intent", None) if error else None
+            failed: dict[str, Any] = refused.to_dict() if refused is not None and hasattr(refused, "to_dict") else {}
+            failed.setdefault("status", "requires_payment_method")
+            failed["last_payment_error"] = {"code": exc.code, "decline_code": getattr(error, "decline_code", None)}
+            return failed
+        except stripe.InvalidRequestError as exc:
+            if exc.code in ("resource_missing", "payment_method_unactivated") or exc.param == "payment_method":
+                return {"status": "requires_payment_method", "id": None,
+                        "last_payment_error": {"code": exc.code or "payment_method_missing", "decline_code": None}}
+            raise _provider_error(exc, "charge the saved card") from exc
+        except stripe.StripeError as exc:
+            raise _provider_error(exc, "charge the saved card") from exc
 
     def list_events(self, *, types: tuple[str, ...], created_gte: int) -> Iterator[dict[str, Any]]:
         """Events of these types created at or after ``created_gte`` (Stripe keeps 30 days), newest first."""

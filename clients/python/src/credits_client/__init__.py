@@ -8,6 +8,7 @@ Importing this package never imports botocore.
 from __future__ import annotations
 
 from credits_client._retry import RetryPolicy
+from credits_client._version import __version__
 from credits_client.admin import CreditsAdminClient
 from credits_client.aio import AsyncCreditsClient, AsyncHold
 from credits_client.client import CreditsClient, Hold
@@ -54,7 +55,6 @@ from credits_client.models import (
 )
 from credits_client.webhooks import WebhookVerifier
 
-__version__ = "0.1.0"
 __all__ = [
     "AlertSettings",
     "AsyncCreditsClient",
@@ -99,5 +99,6 @@ __all__ = [
     "WebhookEvent",
     "WebhookVerificationError",
     "WebhookVerifier",
+    "__version__",
     "dev_token",
 ]

@@ -14,11 +14,12 @@ import httpx
 
 from credits_client._calls import Call
 from credits_client._retry import RETRYABLE_TRANSPORT_ERRORS, RetryPolicy, retryable_status
+from credits_client._version import __version__
 from credits_client.errors import CreditsError, InvalidRequest, ServiceUnavailable, from_response
 
 T = TypeVar("T")
 TokenSource = str | Callable[[], str]
-USER_AGENT = "credits-client/0.1.0"
+USER_AGENT = f"credits-client/{__version__}"
 DEFAULT_TIMEOUT = 10.0
 
 

@@ -6,14 +6,17 @@ the HTTP contract and not on the ledger's internals.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
+import asyncio
+import threading
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any, TypeVar
 
 import httpx
 import pytest
 
 from credits_client import AsyncCreditsClient, CreditsClient, RetryPolicy
 
+T = TypeVar("T")
 STARTER_CREDITS = 500  # the catalog's "starter" bundle
 
 FAST_RETRY = RetryPolicy(max_retries=3, base_delay=0.01, max_delay=0.05)
@@ -60,3 +63,22 @@ def funded(stack: Any, client: CreditsClient) -> CreditsClient:
     pay(stack, session.session_id)
     assert client.balance().available == STARTER_CREDITS
     return client
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` in a thread of its own: a test session may already run an event loop in the main thread
+    (Playwright's sync API does, for the browser tests), and ``asyncio.run`` refuses to nest."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["result"] = asyncio.run(coro)
+        except BaseException as exc:  # re-raised in the test's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["result"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -10,7 +9,7 @@ import pytest
 
 import credits_client as cc
 
-from .conftest import STARTER_CREDITS
+from .conftest import STARTER_CREDITS, run_async
 from .proxy import DroppingProxy
 
 
@@ -57,7 +56,7 @@ def test_the_async_client_recovers_the_same_way(funded: cc.CreditsClient, make_a
             proxy.drop_next(1)
             return await client.consume(9)
 
-    result = asyncio.run(run())
+    result = run_async(run())
     assert result.transaction_id == json.loads(proxy.dropped[0].body)["transaction_id"]
     assert funded.balance().available == STARTER_CREDITS - 9
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -10,7 +9,7 @@ from botocore.credentials import Credentials
 
 import credits_client as cc
 
-from .conftest import FAST_RETRY, STARTER_CREDITS, pay
+from .conftest import FAST_RETRY, STARTER_CREDITS, pay, run_async
 
 
 def usage_entries(client: cc.CreditsClient, description: str) -> list[cc.HistoryEntry]:
@@ -180,6 +179,6 @@ def test_async_client_does_the_same_against_the_stack(stack: Any, funded: cc.Cre
             b = await client.balance()
             return b.available, b.held, types
 
-    available, held, types = asyncio.run(run())
+    available, held, types = run_async(run())
     assert (available, held) == (STARTER_CREDITS - 9, 0)
     assert types == ["usage", "usage", "purchase"]

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
 from credits_client import AsyncCreditsClient, CreditsClient, RetryPolicy
 
+T = TypeVar("T")
 BASE = "http://credits.test"
 TOKEN = "tok-123"
 
@@ -98,3 +101,22 @@ USAGE = {"from": "2026-01-01", "to": "2026-01-30", "group_by": "day",
          "items": [{"day": "2026-01-02", "feature": None, "credits": 40, "count": 3}]}
 BUNDLES = {"bundles": [{"id": "standard", "name": "Standard", "credits": 2000, "unit_amount": 1990,
                         "currency": "usd"}]}
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` in a thread of its own: a test session may already run an event loop in the main thread
+    (Playwright's sync API does, for the browser tests), and ``asyncio.run`` refuses to nest."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["result"] = asyncio.run(coro)
+        except BaseException as exc:  # re-raised in the test's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["result"]

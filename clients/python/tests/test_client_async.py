@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 from typing import Any
 
 import httpx
 import pytest
-from client_support import CAPTURE, CONSUME, ENTRY, GRANT, HOLD, RELEASE, TOKEN, async_client, err, ok, sync_client
+from client_support import (
+    CAPTURE,
+    CONSUME,
+    ENTRY,
+    GRANT,
+    HOLD,
+    RELEASE,
+    TOKEN,
+    async_client,
+    err,
+    ok,
+    run_async,
+    sync_client,
+)
 from test_client_methods import CASES
 
 import credits_client as cc
@@ -64,7 +76,7 @@ def test_each_async_method_sends_the_same_request_and_returns_the_same_result(ca
         async with aclient:
             return await call(aclient)
 
-    assert _comparable(asyncio.run(run())) == _comparable(expected)
+    assert _comparable(run_async(run())) == _comparable(expected)
     assert [_request(r) for r in arec.requests] == [_request(r) for r in srec.requests]
 
 
@@ -78,18 +90,18 @@ def test_async_history_and_grants_iterate_over_every_page() -> None:
         grants = [g.grant_id async for g in client.grants()]
         return entries, grants
 
-    assert asyncio.run(run()) == (["e1", "e2"], ["g_1"])
+    assert run_async(run()) == (["e1", "e2"], ["g_1"])
     assert dict(rec.requests[1].url.params)["cursor"] == "c"
 
 
 def test_async_retries_transient_failures_with_one_key_and_never_a_4xx() -> None:
     client, rec = async_client(httpx.ReadError("reset"), err(503, "x"), ok(CONSUME))
-    assert asyncio.run(client.consume(5)).transaction_id == "tx_1"
+    assert run_async(client.consume(5)).transaction_id == "tx_1"
     assert len(set(rec.keys())) == 1 and len(rec.keys()) == 3 and len(rec.sleeps) == 2
 
     client, rec = async_client(err(402, "insufficient_credits", available=1, required=5), ok(CONSUME))
     with pytest.raises(cc.InsufficientCredits):
-        asyncio.run(client.consume(5))
+        run_async(client.consume(5))
     assert len(rec.requests) == 1 and rec.sleeps == []
 
 
@@ -107,7 +119,7 @@ def test_async_hold_context_manager_captures_or_releases() -> None:
             async with client.hold(100):
                 raise RuntimeError("render failed")
 
-    asyncio.run(run())
+    run_async(run())
     assert [r.url.path.rsplit("/", 1)[-1] for r in rec.requests] == ["holds", "capture", "holds", "release",
                                                                      "holds", "release"]
 
@@ -121,7 +133,7 @@ def test_awaiting_hold_gives_a_hold_that_is_also_an_async_context_manager() -> N
             pass
         return h
 
-    assert asyncio.run(run()).status == "released" and len(rec.requests) == 2
+    assert run_async(run()).status == "released" and len(rec.requests) == 2
 
 
 def test_async_client_takes_a_token_callable_and_a_caller_http_client() -> None:
@@ -137,5 +149,5 @@ def test_async_client_takes_a_token_callable_and_a_caller_http_client() -> None:
             assert not http.is_closed
             return balance.available
 
-    assert asyncio.run(run()) == 1
+    assert run_async(run()) == 1
     assert rec.requests[0].headers["authorization"] == f"Bearer {TOKEN}"

@@ -10,13 +10,16 @@ PY_STAMP := $(VENV)/.installed
 SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 SAM_STAMP := $(SAM_VENV)/.installed-1.170.0
+CHECKOV_VENV := .venv-checkov
+CHECKOV_VERSION := 3.3.30
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 # sam build needs the runtime's Python (python3.12) on PATH; pyenv has it on these machines.
 # pyenv's shim would refuse (3.12 is not the active version), so take the real binary first.
 PY312 := $(or $(shell ls -d $$(pyenv root 2>/dev/null)/versions/3.12*/bin/python3.12 2>/dev/null | tail -1),$(shell command -v python3.12 2>/dev/null))
 export SAM_CLI_TELEMETRY := 0
 export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/credits
 
-.PHONY: setup dev test unit lint stripe-setup reconcile sweep bench clean java chromium sam-check publish-dashboard
+.PHONY: setup dev test unit lint stripe-setup reconcile sweep bench clean java chromium sam-check checkov publish-dashboard
 
 setup: $(PY_STAMP) $(DDB_STAMP) java chromium
 
@@ -48,6 +51,7 @@ test: setup
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	$(VENV)/bin/cfn-lint template.yaml
+	$(MAKE) --no-print-directory checkov
 	$(PY) -m pytest
 	$(MAKE) --no-print-directory sam-check
 
@@ -56,6 +60,17 @@ $(SAM_STAMP):
 	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check aws-sam-cli==1.170.0
 	touch $@
+
+# checkov in its own venv too (heavy, with pins of its own). Offline and deterministic: --skip-download never asks
+# Prisma Cloud for guidelines or policies. Every check passes or is skipped by a `# checkov:skip=ID:reason` comment
+# in template.yaml; a new failure fails `make test`.
+$(CHECKOV_STAMP):
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check checkov==$(CHECKOV_VERSION)
+	touch $@
+
+checkov: $(CHECKOV_STAMP)
+	$(CHECKOV_VENV)/bin/checkov -f template.yaml --framework cloudformation --quiet --compact --skip-download
 
 sam-check: $(SAM_STAMP)
 	$(SAM) validate --lint
@@ -88,4 +103,4 @@ bench: setup
 	$(PY) -m bench.run
 
 clean:
-	rm -rf $(VENV) .tools .aws-sam test-output
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .tools .aws-sam test-output

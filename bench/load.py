@@ -115,7 +115,7 @@ def uid(prefix: str) -> str:
 
 # --- 1. requests and capacity per operation -------------------------------------------------------------------
 def checkout_event(user: str, *, bundle: str = "standard", credits_amount: int = 1990) -> dict[str, Any]:
-    """A ``checkout.session.completed`` event as Stripe (and local/stripe_sim.py) sends it, paid."""
+    """A ``checkout.session.completed`` event as Stripe (and the local simulator, local/stripe_sim/) sends it, paid."""
     session_id = "cs_test_" + uuid.uuid4().hex + uuid.uuid4().hex[:26]
     now = int(time.time())
     session = {

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import boto3
 
-from local.dynamodb_local import DynamoDBLocal, free_port
+from local.dynamodb_local import DynamoDBLocal
 from local.server import DEV_WEBHOOK_SECRET, LocalStack, StackConfig
 from local.template import ROOT, create_table
 
@@ -32,7 +32,7 @@ def main() -> int:
     port = int(os.environ.get("PORT", "3000"))
     data_dir = Path(os.environ.get("DATA_DIR") or ROOT / ".data").resolve()
     webhook_secret = os.environ.get("STRIPE_WEBHOOK_SECRET") or DEV_WEBHOOK_SECRET
-    ddb = DynamoDBLocal(port=int(os.environ.get("DYNAMODB_PORT") or free_port()), data_dir=data_dir / "dynamodb")
+    ddb = DynamoDBLocal(port=int(os.environ.get("DYNAMODB_PORT") or 0), data_dir=data_dir / "dynamodb")
     ddb.start()
     try:
         client = boto3.client("dynamodb", endpoint_url=ddb.endpoint, region_name="us-east-1",
@@ -57,9 +57,11 @@ def main() -> int:
         print(f"""
 Credits local stack is up.
   Dashboard        {base}/
-  API              {base}/credits/...   (contract: ../shared/api-contract.md)
+  API              {base}/credits/...   (openapi.yaml)
   Dev token        curl -s -X POST {base}/dev/token -d '{{"sub":"alice"}}'
   DynamoDB Local   {ddb.endpoint}  table {TABLE} ({'created' if created else 'existing'}), data in {data_dir}
+                   {'in its own network namespace: reachable from this machine only' if ddb.contained
+                    else 'NOT contained: reachable from the network (DYNAMODB_LOCAL_UNCONTAINED=1)'}
   Stripe           {stripe_where}
   Webhook secret   {webhook_secret if stack.config.uses_simulator else '(from STRIPE_WEBHOOK_SECRET)'}
 Press Ctrl-C to stop.""", flush=True)

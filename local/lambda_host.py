@@ -3,6 +3,11 @@
 Each function gets a pool of "execution environments" (separately imported copies of its module), and one request
 uses one environment at a time, as in Lambda. That matters: a Powertools resolver keeps the current event on the
 module's ``app``, so two threads must never share a module instance.
+
+Timeouts: with a ``timeout`` (the template's ``Timeout``), a handler runs in its own thread and the caller stops
+waiting at the deadline, as Lambda stops an invocation. Python cannot kill a thread, so unlike AWS (which freezes
+and then resets the environment) the handler runs on in the background; its environment is thrown away, never
+reused, and the next request gets a fresh import (a cold start, as after a timeout in AWS).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +32,16 @@ from local.template import ROOT, Route
 
 LAYER_DIR = ROOT / "layers" / "credits"
 TEXT_TYPES = ("application/json", "text/", "application/x-www-form-urlencoded", "application/xml")
+
+
+class FunctionTimeout(Exception):
+    """The handler did not return within the wait (the function's Timeout, or the caller's own shorter limit)."""
+
+    def __init__(self, function: str, waited: float, *, function_timed_out: bool) -> None:
+        super().__init__(f"{function}: no answer after {waited:.2f} s")
+        self.function = function
+        self.waited = waited
+        self.function_timed_out = function_timed_out  # False: the caller's limit (API Gateway's 30 s) came first
 
 
 def ensure_layer_on_path() -> None:
@@ -41,7 +57,11 @@ class LambdaContext:
     memory_limit_in_mb: int = 512
     log_group_name: str = "/aws/lambda/local"
     log_stream_name: str = "local"
-    _deadline: float = field(default_factory=lambda: time.monotonic() + 30)
+    timeout: float = 30.0
+    _deadline: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._deadline = time.monotonic() + self.timeout
 
     @property
     def invoked_function_arn(self) -> str:
@@ -56,10 +76,11 @@ class FunctionPool:
 
     _counter = itertools.count()
 
-    def __init__(self, name: str, code_dir: Path, handler: str) -> None:
+    def __init__(self, name: str, code_dir: Path, handler: str, timeout: float | None = None) -> None:
         self.name = name
         self.path = code_dir / f"{handler.split('.')[0]}.py"
         self.function = handler.split(".")[1]
+        self.timeout = timeout  # None: run inline, unbounded (tests that call handlers directly)
         self.idle: queue.SimpleQueue[ModuleType] = queue.SimpleQueue()
         self.lock = threading.Lock()
 
@@ -76,15 +97,54 @@ class FunctionPool:
     def warm(self) -> None:
         self.idle.put(self._load())
 
-    def invoke(self, event: dict[str, Any]) -> Any:
+    def invoke(self, event: dict[str, Any], *, max_wait: float | None = None) -> Any:
+        """Run the handler once; raise FunctionTimeout past the function's timeout (or ``max_wait``, if shorter)."""
         try:
             module = self.idle.get_nowait()
         except queue.Empty:
             module = self._load()
-        try:
-            return getattr(module, self.function)(event, LambdaContext(self.name))
-        finally:
-            self.idle.put(module)
+        handler: Callable[..., Any] = getattr(module, self.function)
+        if self.timeout is None:
+            try:
+                return handler(event, LambdaContext(self.name))
+            finally:
+                self.idle.put(module)
+        return self._invoke_bounded(module, handler, event, self.timeout, max_wait)
+
+    def _invoke_bounded(
+        self, module: ModuleType, handler: Callable[..., Any], event: dict[str, Any], timeout: float,
+        max_wait: float | None,
+    ) -> Any:
+        context = LambdaContext(self.name, timeout=timeout)
+        outcome: dict[str, Any] = {}
+        done = threading.Event()
+        started = time.monotonic()
+
+        def run() -> None:
+            try:
+                outcome["result"] = handler(event, context)
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+                outcome["error"] = exc
+            finally:
+                # Within its own timeout the environment stays usable (API Gateway may have stopped waiting first,
+                # and Lambda would keep it); past it, Lambda would have reset it: drop this copy for good.
+                if time.monotonic() - started <= timeout:
+                    self.idle.put(module)
+                done.set()
+
+        thread = threading.Thread(target=run, name=f"lambda-{self.name}", daemon=True)
+        thread.start()
+        wait = timeout if max_wait is None else min(timeout, max_wait)
+        if not done.wait(wait):
+            function_timed_out = wait >= timeout
+            if function_timed_out:  # Lambda's own log line, so `make dev` shows what AWS would log
+                stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+                sys.stderr.write(f"{stamp} {context.aws_request_id} {self.name} Task timed out after "
+                                 f"{timeout:.2f} seconds (local: the handler thread runs on; see README)\n")
+            raise FunctionTimeout(self.name, wait, function_timed_out=function_timed_out)
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["result"]
 
 
 def _stringify_claims(claims: dict[str, Any]) -> dict[str, str]:

@@ -3,10 +3,15 @@
 Serves, on one port: every HttpApi route declared in template.yaml (JWT checked like the HTTP API authorizer, then
 a payload 2.0 event to the handler), ``POST /dev/token``, the dashboard's static files and ``/config.json``, and the
 Stripe simulator under ``/_stripe/`` when no real ``STRIPE_SECRET_KEY`` is configured.
+
+Hardening, as deployed: it listens on loopback only; each handler is bounded by its ``Timeout`` from the template
+(answered as API Gateway answers a timed-out Lambda); every answer, including malformed HTTP, unknown methods and
+oversized headers, is the JSON error envelope, with a 4xx for the client's mistakes.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import mimetypes
 import os
@@ -14,15 +19,24 @@ import threading
 import time
 import warnings
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
 
-from local.lambda_host import FunctionPool, decode_response, ensure_layer_on_path, http_event
-from local.template import ROOT, Route, http_routes, scheduled_functions
+from local.http_edge import handler_class
+from local.lambda_host import FunctionPool, FunctionTimeout, decode_response, ensure_layer_on_path, http_event
+from local.template import (
+    ROOT,
+    Route,
+    dashboard_security_headers,
+    function_timeout,
+    http_routes,
+    load_template,
+    scheduled_functions,
+)
 
 MAX_BODY = 64 * 1024
 DASHBOARD_DIR = ROOT / "dashboard"
@@ -30,11 +44,24 @@ DEV_JWT_SECRET = "local-dev-only-jwt-signing-secret-not-for-production"
 DEV_ISSUER = "credits-local"
 DEV_AUDIENCE = "credits-local"
 DEV_WEBHOOK_SECRET = "whsec_local_dev_secret_do_not_use_in_production"
-SIMULATOR_KEY = "sk_test_local_simulator"
+SIMULATOR_KEY = "sk_test_LocalSimulatorOnly000000000000"  # the simulator accepts any sk_test_ key
+# The identity every SigV4-shaped request gets locally (no AWS to verify it): the local allowlist holds it.
+LOCAL_IAM_CALLER = "arn:aws:iam::123456789012:user/local-service"
+INTEGRATION_TIMEOUT = 30.0  # seconds: HTTP API stops waiting for any integration after 30 s
+JSON_HEADERS = {"content-type": "application/json"}
 
 
 def error_body(code: str, message: str) -> bytes:
     return json.dumps({"error": {"code": code, "message": message}}).encode()
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def issue_token(sub: str, email: str | None = None, ttl: int = 3600, secret: str = DEV_JWT_SECRET) -> str:
@@ -56,7 +83,16 @@ class StackConfig:
     stripe_api_base: str | None = None
     webhook_secret: str = DEV_WEBHOOK_SECRET
     jwt_secret: str = DEV_JWT_SECRET
+    internal_principals: tuple[str, ...] = ()  # allowed besides LOCAL_IAM_CALLER (e.g. the events' example role)
+    integration_timeout: float = INTEGRATION_TIMEOUT  # tests shorten it
+    # The dashboard CSP's sign-in origin, as the template's DashboardAuthOrigin / Cognito domain: none in dev mode.
+    dashboard_auth_origin: str | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Nothing the local stack starts may be reachable from another machine (the dev ledger has no real auth).
+        if not is_loopback(self.host):
+            raise ValueError(f"the local stack listens on loopback only, not {self.host!r}")
 
     @property
     def base_url(self) -> str:
@@ -70,18 +106,23 @@ class StackConfig:
 class LocalStack:
     """Wires env, handlers, the simulator and the HTTP server. ``start()`` serves in a background thread."""
 
-    def __init__(self, config: StackConfig) -> None:
+    def __init__(self, config: StackConfig, template: dict[str, Any] | None = None) -> None:
         self.config = config
+        self.template = template or load_template()  # tests may pass their own (e.g. a function that sleeps)
         # Most requests add no business metric; Powertools warns about each empty flush.
         warnings.filterwarnings("ignore", "No application metrics to publish")
         self._apply_env()
         ensure_layer_on_path()
-        self.routes: list[Route] = http_routes()
-        self.pools = {r.function: FunctionPool(r.function, r.code_dir, r.handler) for r in self.routes}
+        self.routes: list[Route] = http_routes(self.template)
+        self.pools = {r.function: self._pool(r.function, r.code_dir, r.handler) for r in self.routes}
+        self.static_headers = dashboard_security_headers(self.template, auth_origin=config.dashboard_auth_origin)
         self.simulator = self._make_simulator() if config.uses_simulator else None
-        self.server = ThreadingHTTPServer((config.host, config.port), _handler_class(self))
+        self.server = ThreadingHTTPServer((config.host, config.port), handler_class(self.dispatch, max_body=MAX_BODY))
         self.server.daemon_threads = True
         self.thread: threading.Thread | None = None
+
+    def _pool(self, function: str, code_dir: Path, handler: str) -> FunctionPool:
+        return FunctionPool(function, code_dir, handler, timeout=function_timeout(function, self.template))
 
     def _apply_env(self) -> None:
         c = self.config
@@ -98,6 +139,7 @@ class LocalStack:
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_METRICS_NAMESPACE": "Credits",
             "POWERTOOLS_SERVICE_NAME": "credits",
+            "INTERNAL_PRINCIPALS": ",".join((LOCAL_IAM_CALLER, *c.internal_principals)),
         }
         api_base = c.stripe_api_base if c.stripe_secret_key else f"{c.base_url}/_stripe"
         if api_base:
@@ -139,7 +181,7 @@ class LocalStack:
         if scheme.lower() != "bearer" or not token.strip():
             return None
         try:
-            return jwt.decode(
+            claims: dict[str, Any] = jwt.decode(
                 token.strip(),
                 self.config.jwt_secret,
                 algorithms=["HS256"],
@@ -149,6 +191,11 @@ class LocalStack:
             )
         except jwt.PyJWTError:
             return None
+        from credits.claims import claims_problem  # the handlers' own rule (layer is on the path by now)
+
+        # PyJWT checks the signature and that exp is in the future, but takes "exp": "9999999999" (a string) and
+        # any string sub, a lone surrogate included: the contract calls those ill-formed, a 401.
+        return None if claims_problem(claims) else claims
 
     def dispatch(
         self, method: str, target: str, headers: dict[str, str], body: bytes
@@ -163,17 +210,13 @@ class LocalStack:
             if route.auth == "jwt":
                 claims = self.authenticate(headers)
                 if claims is None:
-                    return 401, {"content-type": "application/json"}, error_body(
-                        "unauthorized", "A valid bearer token is required."
-                    )
+                    return 401, JSON_HEADERS, error_body("unauthorized", "A valid bearer token is required.")
             elif route.auth == "iam":
                 # Locally any SigV4-shaped request passes (credentials cannot be checked without AWS);
                 # deployed, API Gateway verifies the signature and the caller's execute-api permission.
                 if not headers.get("authorization", "").startswith("AWS4-HMAC-SHA256 "):
-                    return 403, {"content-type": "application/json"}, error_body(
-                        "forbidden", "This route needs an IAM (SigV4) signed request."
-                    )
-                iam_caller = "arn:aws:iam::123456789012:user/local-service"
+                    return 403, JSON_HEADERS, error_body("forbidden", "This route needs an IAM (SigV4) signed request.")
+                iam_caller = LOCAL_IAM_CALLER
             event = http_event(
                 route,
                 method=method,
@@ -186,7 +229,11 @@ class LocalStack:
                 claims=claims,
                 iam_caller=iam_caller,
             )
-            return decode_response(self.pools[route.function].invoke(event))
+            try:
+                pool = self.pools[route.function]
+                return decode_response(pool.invoke(event, max_wait=self.config.integration_timeout))
+            except FunctionTimeout as exc:
+                return self._timed_out(exc)
         if path.startswith("/_stripe/") and self.simulator is not None:
             status, h, b = self.simulator.handle(method, path, raw_query, headers, body)
             return status, {k.lower(): v for k, v in h.items()}, b
@@ -198,43 +245,63 @@ class LocalStack:
             static = self._static(path)
             if static is not None:
                 return static
-        return 404, {"content-type": "application/json"}, error_body("not_found", "No such route.")
+        return 404, JSON_HEADERS, error_body("not_found", "No such route.")
+
+    @staticmethod
+    def _timed_out(exc: FunctionTimeout) -> tuple[int, dict[str, str], bytes]:
+        """What API Gateway answers: a Lambda that hit its Timeout is a function error (500); when the 30 s
+        integration limit comes first it is 503. Deployed, the body is API Gateway's {"message": ...}."""
+        if exc.function_timed_out:
+            return 500, JSON_HEADERS, error_body(
+                "function_timeout", f"The function did not answer within its {exc.waited:g} s timeout.")
+        return 503, JSON_HEADERS, error_body(
+            "function_timeout", f"The function did not answer within API Gateway's {exc.waited:g} s limit.")
 
     def _invoke_scheduled(self, function: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
         """`sam local invoke` for the template's scheduled functions (make reconcile, make sweep)."""
-        code_dir = scheduled_functions().get(function)
+        code_dir = scheduled_functions(self.template).get(function)
         if code_dir is None:
-            return 404, {"content-type": "application/json"}, error_body("not_found", f"No scheduled {function}.")
+            return 404, JSON_HEADERS, error_body("not_found", f"No scheduled {function}.")
+        try:
+            event = json.loads(body) if body.strip() else {"source": "aws.scheduler", "detail-type": "Scheduled Event"}
+        except (ValueError, RecursionError):
+            return 400, JSON_HEADERS, error_body("invalid_request", "body: the event must be valid JSON.")
         if function not in self.pools:
-            self.pools[function] = FunctionPool(function, code_dir, "app.lambda_handler")
-        event = json.loads(body) if body.strip() else {"source": "aws.scheduler", "detail-type": "Scheduled Event"}
-        result = self.pools[function].invoke(event)
-        return 200, {"content-type": "application/json"}, json.dumps(result).encode()
+            self.pools[function] = self._pool(function, code_dir, "app.lambda_handler")
+        try:
+            result = self.pools[function].invoke(event)
+        except FunctionTimeout as exc:
+            return self._timed_out(exc)
+        return 200, JSON_HEADERS, json.dumps(result).encode()
 
     def _dev_token(self, body: bytes) -> tuple[int, dict[str, str], bytes]:
         try:
             data = json.loads(body or b"{}")
         except (ValueError, RecursionError):
-            return 400, {"content-type": "application/json"}, error_body(
+            return 400, JSON_HEADERS, error_body(
                 "invalid_request", "body: request body must be valid JSON."
             )
+        from credits.claims import MAX_SUB_LENGTH, sub_problem
+
         sub = data.get("sub") if isinstance(data, dict) else None
         email = data.get("email") if isinstance(data, dict) else None
-        if not isinstance(sub, str) or not 1 <= len(sub.strip()) <= 128:
-            return 400, {"content-type": "application/json"}, error_body(
-                "invalid_request", "sub: a user id of 1-128 characters is required."
+        if isinstance(sub, str):
+            sub = sub.strip()
+        if sub_problem(sub):  # the same rule the authorizer applies: never mint a token it would refuse
+            return 400, JSON_HEADERS, error_body(
+                "invalid_request", f"sub: a user id of 1-{MAX_SUB_LENGTH} characters of valid Unicode is required."
             )
         if email is not None and (not isinstance(email, str) or len(email) > 254 or "@" not in email):
-            return 400, {"content-type": "application/json"}, error_body(
+            return 400, JSON_HEADERS, error_body(
                 "invalid_request", "email: must be an e-mail address."
             )
-        token = issue_token(sub.strip(), email, secret=self.config.jwt_secret)
-        return 200, {"content-type": "application/json"}, json.dumps({"token": token}).encode()
+        token = issue_token(str(sub), email, secret=self.config.jwt_secret)
+        return 200, JSON_HEADERS, json.dumps({"token": token}).encode()
 
     def _static(self, path: str) -> tuple[int, dict[str, str], bytes] | None:
         if path == "/config.json":
             cfg = {"apiBase": "", "auth": {"mode": "dev"}}
-            return 200, {"content-type": "application/json", "cache-control": "no-store"}, json.dumps(cfg).encode()
+            return 200, {**JSON_HEADERS, "cache-control": "no-store"}, json.dumps(cfg).encode()
         rel = "index.html" if path in ("", "/") else path.lstrip("/")
         target = (DASHBOARD_DIR / rel).resolve()
         if not target.is_relative_to(DASHBOARD_DIR.resolve()) or not target.is_file():
@@ -242,64 +309,8 @@ class LocalStack:
         ctype = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
         if target.suffix == ".js":
             ctype = "text/javascript"
-        return 200, {"content-type": ctype, "cache-control": "no-cache"}, target.read_bytes()
-
-
-def _handler_class(stack: LocalStack) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True  # headers and body are separate writes: avoid the 40 ms delayed-ACK stall
-        server_version = "credits-local"
-
-        def log_message(self, format: str, *args: Any) -> None:
-            if os.environ.get("LOCAL_ACCESS_LOG"):
-                super().log_message(format, *args)
-
-        def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
-            self.send_response(status)
-            for k, v in headers.items():
-                if k not in ("content-length", "connection", "transfer-encoding"):
-                    self.send_header(k, v)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(body)
-
-        def _handle(self) -> None:
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            if "chunked" in headers.get("transfer-encoding", "").lower():
-                # API Gateway buffers bodies; this server needs a length to stay in step with the connection.
-                self.close_connection = True
-                self._send(411, {"content-type": "application/json"},
-                           error_body("length_required", "Send the body with a Content-Length header."))
-                return
-            raw_length = headers.get("content-length") or "0"
-            if not raw_length.isdigit():
-                self.close_connection = True
-                self._send(400, {"content-type": "application/json"},
-                           error_body("invalid_request", "Content-Length must be a non-negative integer."))
-                return
-            length = int(raw_length)
-            if length > MAX_BODY:
-                self.close_connection = True
-                self._send(413, {"content-type": "application/json"},
-                           error_body("payload_too_large", f"Request body is larger than {MAX_BODY} bytes."))
-                return
-            body = self.rfile.read(length) if length else b""
-            try:
-                status, out_headers, out = stack.dispatch(self.command, self.path, headers, body)
-            except Exception:  # noqa: BLE001 - the API Gateway equivalent of a function crash
-                import traceback
-
-                traceback.print_exc()
-                status, out_headers, out = 500, {"content-type": "application/json"}, error_body(
-                    "internal_error", "Internal error; please retry."
-                )
-            self._send(status, out_headers, out)
-
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_TRACE = _handle
-
-    return Handler
+        # The deployed dashboard's security headers (CloudFront policy in the template), so CSP breakage shows here.
+        return 200, {"content-type": ctype, "cache-control": "no-cache", **self.static_headers}, target.read_bytes()
 
 
 ThreadingHTTPServer.request_queue_size = 256

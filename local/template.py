@@ -89,6 +89,48 @@ def scheduled_functions(template: dict[str, Any] | None = None) -> dict[str, Pat
     return out
 
 
+LAMBDA_DEFAULT_TIMEOUT = 3.0  # seconds, when neither the function nor Globals sets Timeout (Lambda's default)
+
+
+def function_timeout(logical_id: str, template: dict[str, Any] | None = None) -> float:
+    """The function's ``Timeout`` (seconds) as Lambda would apply it: its own, else Globals, else Lambda's default."""
+    template = template or load_template()
+    props = template["Resources"][logical_id].get("Properties") or {}
+    globals_ = ((template.get("Globals") or {}).get("Function")) or {}
+    return float(props.get("Timeout", globals_.get("Timeout", LAMBDA_DEFAULT_TIMEOUT)))
+
+
+def dashboard_security_headers(
+    template: dict[str, Any] | None = None, *, auth_origin: str | None = None
+) -> dict[str, str]:
+    """The dashboard's CloudFront response headers, as the local stack serves them (same origin, plain HTTP).
+
+    The CSP is the template's, minus the sources that name deployed endpoints (``${...}`` substitutions: the
+    region's API endpoints, the Cognito domain); locally the API is the page's own origin. ``auth_origin`` puts a
+    sign-in origin back where the deployed policy has ``${AuthOrigin}`` (a test of the Hosted UI flow). HSTS is left
+    out: it means nothing over http://127.0.0.1.
+    """
+    template = template or load_template()
+    policy = template["Resources"]["DashboardSecurityHeaders"]["Properties"]["ResponseHeadersPolicyConfig"]
+    security = policy["SecurityHeadersConfig"]
+    csp = security["ContentSecurityPolicy"]["ContentSecurityPolicy"]
+    text = csp["Fn::Sub"][0] if isinstance(csp, dict) else csp  # !Sub [string, vars] or a plain string
+    directives = []
+    for directive in text.split(";"):
+        words = [auth_origin if w == "${AuthOrigin}" and auth_origin else w for w in directive.split()]
+        words = [w for w in words if "${" not in w]
+        if words:
+            directives.append(" ".join(words))
+    headers = {"content-security-policy": "; ".join(directives)}
+    if "FrameOptions" in security:
+        headers["x-frame-options"] = security["FrameOptions"]["FrameOption"]
+    if "ContentTypeOptions" in security:
+        headers["x-content-type-options"] = "nosniff"
+    if "ReferrerPolicy" in security:
+        headers["referrer-policy"] = security["ReferrerPolicy"]["ReferrerPolicy"]
+    return headers
+
+
 def table_definition(table_name: str, template: dict[str, Any] | None = None) -> tuple[dict[str, Any], str | None]:
     """CreateTable kwargs for the table resource, and its TTL attribute name."""
     template = template or load_template()

@@ -17,10 +17,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "layers" / "credits"))
 sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "unit"))
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
 TABLE = "credits-test"
+EVENTS_INTERNAL_ROLE = "arn:aws:iam::123456789012:role/billing-worker"
+FAKE_COGNITO_ORIGIN = "https://auth.example.test"  # tests/e2e/test_dashboard.py's Hosted UI stand-in
 
 
 @pytest.fixture(scope="session")
@@ -59,6 +63,7 @@ class Stack:
     base_url: str
     stack: Any
     ledger: Any  # the same Ledger the handlers use, for seeding and checking
+    grants: Any  # and the same GrantService
 
     def token(self, sub: str, email: str | None = None, ttl: int = 3600) -> str:
         from local.server import issue_token
@@ -71,6 +76,11 @@ class Stack:
     def url(self, path: str) -> str:
         return self.base_url + path
 
+    def seed(self, user: str, amount: int, description: str = "seed", **grant: Any) -> Any:
+        """Give ``user`` a grant (an admin adjustment, never expiring unless told) straight through the domain."""
+        return self.grants.create_grant(user, amount, idempotency_key=uuid.uuid4().hex, description=description,
+                                        source="adjustment", entry_type="adjustment", **grant).grant
+
 
 @pytest.fixture(scope="session")
 def stack(ddb_local: Any, table: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
@@ -79,15 +89,18 @@ def stack(ddb_local: Any, table: str, tmp_path_factory: pytest.TempPathFactory) 
     from local.server import LocalStack, StackConfig
 
     port = free_port()
+    # The events' IAM caller (events/internal_consume/ok.json) is an operator's role: allow it like a deployment would.
+    # The e2e Hosted UI test signs in at a fake Cognito: the dashboard's CSP names it, as it names Cognito deployed.
     local = LocalStack(StackConfig(port=port, table_name=table, dynamodb_endpoint=ddb_local.endpoint,
-                                   data_dir=None))
+                                   data_dir=None, internal_principals=(EVENTS_INTERNAL_ROLE,),
+                                   dashboard_auth_origin=FAKE_COGNITO_ORIGIN))
     bootstrap.reset()
     local.warm()
     local.start()
     from local.dev import run_stripe_setup
 
     run_stripe_setup(os.environ["STRIPE_SECRET_KEY"], os.environ.get("STRIPE_API_BASE"))
-    yield Stack(base_url=local.config.base_url, stack=local, ledger=bootstrap.ledger())
+    yield Stack(base_url=local.config.base_url, stack=local, ledger=bootstrap.ledger(), grants=bootstrap.grants())
     local.stop()
 
 

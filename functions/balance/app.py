@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from credits import bootstrap
 from credits.http import create_app, current_user, json_response
-from credits.observability import traced
+from credits.observability import metrics, traced
 
 logger = Logger(service="credits")
 app = create_app()
@@ -23,6 +23,7 @@ def get_balance() -> Any:
 
 
 @traced
+@metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

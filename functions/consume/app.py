@@ -22,7 +22,10 @@ bootstrap.ledger()
 def consume() -> Any:
     user = current_user(app)
     req = parse_body(app, ConsumeRequest)
-    result = bootstrap.ledger().consume(user, req.amount, req.description, idempotency_key(app))
+    result = bootstrap.ledger().consume(
+        user, req.amount, req.description, idempotency_key(app), feature=req.feature, quantity=req.quantity,
+        return_balance=req.return_balance,
+    )
     return json_response(200, result.to_dict())
 
 

@@ -23,21 +23,22 @@ def place_hold() -> Any:
     user = current_user(app)
     req = parse_body(app, HoldRequest)
     placed = bootstrap.ledger().place_hold(user, req.amount, req.ttl_seconds, req.description, idempotency_key(app))
-    return json_response(201, placed.to_dict())
+    return json_response(200 if placed.replayed else 201, placed.to_dict())
 
 
 @app.post("/credits/holds/<hold_id>/capture")
 def capture(hold_id: str) -> Any:
     user = current_user(app)
     req = parse_body(app, CaptureRequest)
-    return json_response(200, bootstrap.ledger().capture_hold(user, hold_id, req.amount).to_dict())
+    resolved = bootstrap.ledger().capture_hold(user, hold_id, req.amount, idempotency_key(app))
+    return json_response(200, resolved.to_dict())
 
 
 @app.post("/credits/holds/<hold_id>/release")
 def release(hold_id: str) -> Any:
     user = current_user(app)
     parse_body(app, ReleaseRequest)
-    return json_response(200, bootstrap.ledger().release_hold(user, hold_id).to_dict())
+    return json_response(200, bootstrap.ledger().release_hold(user, hold_id, idempotency_key(app)).to_dict())
 
 
 @app.get("/credits/holds/<hold_id>")

@@ -1,7 +1,8 @@
 """POST /internal/credits/consume (IAM-signed): a backend service spends credits on a user's behalf.
 
-The caller is authenticated by API Gateway's IAM authorizer, so the user id comes from the body here; the spend
-is the same domain call as the user-facing route, with the same idempotency and balance rules.
+The caller is authenticated by API Gateway's IAM authorizer and must be listed in INTERNAL_PRINCIPALS (any other
+principal of the account is refused with 403); the user id comes from the body here. The spend is the same domain
+call as the user-facing route, with the same idempotency and balance rules.
 """
 
 from __future__ import annotations
@@ -14,22 +15,24 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from credits import bootstrap
 from credits.api import InternalConsumeRequest
-from credits.http import create_app, idempotency_key, json_response, parse_body
+from credits.http import create_app, idempotency_key, internal_caller, json_response, parse_body
 from credits.observability import metrics, traced
 
 logger = Logger(service="credits")
 app = create_app()
 bootstrap.ledger()
+bootstrap.internal_access()  # a malformed INTERNAL_PRINCIPALS fails the cold start
 
 
 @app.post("/internal/credits/consume")
 def internal_consume() -> Any:
+    caller = internal_caller(app)
     req = parse_body(app, InternalConsumeRequest)
-    caller = (app.current_event.request_context.authorizer.iam.user_arn
-              if app.current_event.request_context.authorizer else None)
-    logger.info("internal consume", extra={"caller": caller, "user_id": req.user_id, "amount": req.amount})
+    logger.info("internal consume", extra={"caller": caller, "user_id": req.user_id, "amount": req.amount,
+                                           "feature": req.feature})
     result = bootstrap.ledger().consume(
-        req.user_id, req.amount, req.description, idempotency_key(app), idempotency_scope="internal_consume"
+        req.user_id, req.amount, req.description, idempotency_key(app), feature=req.feature, quantity=req.quantity,
+        idempotency_scope="internal_consume", return_balance=req.return_balance,
     )
     return json_response(200, {"user_id": req.user_id, **result.to_dict()})
 

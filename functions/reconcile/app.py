@@ -11,13 +11,14 @@ from credits import bootstrap
 from credits.observability import metrics, traced
 
 logger = Logger(service="credits")
-bootstrap.purchases()
+bootstrap.reconciler()
 
 
 @traced
 @metrics.log_metrics
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    result = bootstrap.purchases().reconcile()
-    logger.info("reconciliation done", extra={"checked": result["checked"], "fixed": len(result["fulfilled"])})
+    result = bootstrap.reconciler().run()
+    logger.info("reconciliation done", extra={"checked": result["checked"], "fixed": len(result["fulfilled"]),
+                                              "objects_replayed": result["objects_replayed"]})
     return result

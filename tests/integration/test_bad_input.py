@@ -31,7 +31,7 @@ def assert_envelope(resp: Any, status: int | tuple[int, ...], code: str | None =
 
 @pytest.fixture
 def funded(stack, user):
-    stack.ledger.adjust(user, 1000, "seed", f"seed-{user}")
+    stack.seed(user, 1000, "seed")
     return user
 
 
@@ -173,12 +173,12 @@ def test_public_routes_need_no_token(stack, http):
     bundles = http.get(stack.url("/credits/bundles")).json()["bundles"]
     standard = next(b for b in bundles if b["id"] == "standard")
     assert standard == {"id": "standard", "name": standard["name"], "credits": 2000, "unit_amount": 1990,
-                        "currency": "usd"}
+                        "currency": "usd", "expires_after_days": None}
 
 
 def test_unseen_user_gets_zeros_not_404(stack, http, user):
     body = http.get(stack.url("/credits/balance"), headers=stack.headers(user)).json()
-    assert body == {"user_id": user, "balance": 0, "held": 0, "available": 0, "updated_at": None}
+    assert body == {"user_id": user, "balance": 0, "held": 0, "available": 0, "updated_at": None, "expiring": None}
 
 
 @pytest.mark.parametrize("body", [{}, {"sub": ""}, {"sub": 5}, {"sub": "a", "email": "nope"}])

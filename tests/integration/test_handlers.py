@@ -109,7 +109,7 @@ class World:
         self.stack = stack
         self.pools = pools
         self.user = f"evt-{uuid.uuid4().hex[:12]}"
-        stack.ledger.adjust(self.user, SEED, "seed", f"seed-{self.user}")
+        stack.seed(self.user, SEED, "seed")
 
     def event(self, rel: str, **replace: str) -> dict[str, Any]:
         return load_event(rel, **{USER: self.user, **replace})

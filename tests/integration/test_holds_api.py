@@ -24,7 +24,7 @@ def history(stack: Any, http: Any, user: str) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def funded(stack, user):
-    stack.ledger.adjust(user, 100, "seed", f"seed-{user}")
+    stack.seed(user, 100, "seed")
     return user
 
 
@@ -82,8 +82,8 @@ def test_release_returns_credits_and_a_hold_resolves_only_once(stack, http, fund
     for action in ("/release", "/capture"):
         again = http.post(url + action, json={}, headers=stack.headers(funded))
         assert again.status_code == 409 and again.json()["error"]["code"] == "hold_not_pending"
-    assert bal(stack, http, funded) | {"updated_at": None} == {
-        "user_id": funded, "balance": 100, "held": 0, "available": 100, "updated_at": None}
+    assert bal(stack, http, funded) | {"updated_at": None, "expiring": None} == {
+        "user_id": funded, "balance": 100, "held": 0, "available": 100, "updated_at": None, "expiring": None}
 
 
 def test_double_capture_is_409(stack, http, funded):
@@ -106,14 +106,16 @@ def test_expired_hold_gives_credits_back_at_once_and_cannot_be_captured(stack, h
     r = http.post(stack.url(f"/credits/holds/{hold['hold_id']}/capture"), json={}, headers=stack.headers(funded))
     assert r.status_code == 409 and r.json()["error"]["code"] == "hold_expired"
     # The expired hold's credits can really be spent, not just displayed.
-    spend = http.post(stack.url("/credits/consume"), json={"amount": 100}, headers=stack.headers(funded))
+    spend = http.post(stack.url("/credits/consume"), json={"amount": 100, "return_balance": True},
+                      headers=stack.headers(funded))
     assert spend.status_code == 200 and spend.json()["balance"] == 0
 
 
 def test_consume_settles_expired_holds_lazily(stack, http, funded):
     place(stack, http, funded, 100, ttl=1)
     time.sleep(2.1)
-    r = http.post(stack.url("/credits/consume"), json={"amount": 70}, headers=stack.headers(funded))
+    r = http.post(stack.url("/credits/consume"), json={"amount": 70, "return_balance": True},
+                  headers=stack.headers(funded))
     assert r.status_code == 200 and r.json()["available"] == 30
     assert bal(stack, http, funded)["held"] == 0
 
@@ -121,9 +123,9 @@ def test_consume_settles_expired_holds_lazily(stack, http, funded):
 def test_sweeper_settles_expired_holds_of_all_users(stack, http, funded):
     hold = place(stack, http, funded, 10, ttl=1)
     time.sleep(2.1)
-    assert stack.ledger.sweep_expired_holds() >= 1
+    assert stack.ledger.engine.sweep()["holds_tidied"] >= 1
     assert stack.ledger.store.get_hold(funded, hold["hold_id"]).status == "expired"
-    assert stack.ledger.store.get_balance(funded).held == 0
+    assert stack.ledger.store.load_account(funded).held == 0
 
 
 def test_hold_idempotency_key_returns_the_same_hold(stack, http, funded):

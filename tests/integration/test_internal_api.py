@@ -14,15 +14,16 @@ def signed_post(http, url: str, body: bytes, **headers: str):
 
 
 def test_internal_consume_spends_for_the_user_named_in_the_body(stack, http, user):
-    stack.ledger.adjust(user, 10, "seed", f"seed-{user}")
+    stack.seed(user, 10, "seed")
     url = stack.url("/internal/credits/consume")
-    r = signed_post(http, url, b'{"user_id": "%s", "amount": 4, "description": "batch job"}' % user.encode(),
-                    **{"Idempotency-Key": "job-1"})
+    r = signed_post(http, url, b'{"user_id": "%s", "amount": 4, "description": "batch job", "return_balance": true}'
+                    % user.encode(), **{"Idempotency-Key": "job-1"})
     assert r.status_code == 200, r.text
     assert (r.json()["user_id"], r.json()["balance"]) == (user, 6)
+    # return_balance is not part of what makes two requests "the same"
     again = signed_post(http, url, b'{"user_id": "%s", "amount": 4, "description": "batch job"}' % user.encode(),
                         **{"Idempotency-Key": "job-1"})
-    assert again.json()["transaction_id"] == r.json()["transaction_id"]
+    assert again.json()["transaction_id"] == r.json()["transaction_id"] and again.json()["replayed"] is True
     refused = signed_post(http, url, b'{"user_id": "%s", "amount": 7}' % user.encode())
     assert refused.status_code == 402 and refused.json()["error"]["required"] == 7
 
@@ -43,11 +44,12 @@ def test_internal_consume_validates_the_body(stack, http, user):
 
 
 def test_internal_and_user_idempotency_keys_do_not_collide(stack, http, user):
-    stack.ledger.adjust(user, 10, "seed", f"seed-{user}")
+    stack.seed(user, 10, "seed")
     r_user = http.post(stack.url("/credits/consume"), json={"amount": 1},
                        headers=stack.headers(user, **{"Idempotency-Key": "shared"}))
     r_internal = signed_post(http, stack.url("/internal/credits/consume"),
-                             b'{"user_id": "%s", "amount": 2}' % user.encode(), **{"Idempotency-Key": "shared"})
+                             b'{"user_id": "%s", "amount": 2, "return_balance": true}' % user.encode(),
+                             **{"Idempotency-Key": "shared"})
     assert r_user.status_code == r_internal.status_code == 200
     assert r_user.json()["transaction_id"] != r_internal.json()["transaction_id"]
     assert r_internal.json()["balance"] == 7

@@ -30,7 +30,7 @@ def balance(stack: Any, http: requests.Session, user: str) -> dict[str, Any]:
 
 
 def test_500_concurrent_consumes_of_1_against_100_credits_spend_exactly_100(stack, http, user):
-    stack.ledger.adjust(user, 100, "seed", f"seed-{user}")
+    stack.seed(user, 100, "seed")
     headers = stack.headers(user)
 
     def consume(_: int) -> int:
@@ -48,7 +48,7 @@ def test_500_concurrent_consumes_of_1_against_100_credits_spend_exactly_100(stac
 
 
 def test_holds_racing_consumes_never_overdraw_and_ledger_sums_to_balance(stack, http, user):
-    stack.ledger.adjust(user, 100, "seed", f"seed-{user}")
+    stack.seed(user, 100, "seed")
     headers = stack.headers(user)
 
     def act(i: int) -> tuple[str, int, dict[str, Any]]:
@@ -81,7 +81,7 @@ def test_holds_racing_consumes_never_overdraw_and_ledger_sums_to_balance(stack, 
 
 
 def test_20_concurrent_requests_with_one_idempotency_key_move_credits_once(stack, http, user):
-    stack.ledger.adjust(user, 50, "seed", f"seed-{user}")
+    stack.seed(user, 50, "seed")
     headers = stack.headers(user, **{"Idempotency-Key": "order-42"})
 
     def consume(_: int) -> requests.Response:
@@ -98,7 +98,7 @@ def test_20_concurrent_requests_with_one_idempotency_key_move_credits_once(stack
 
 
 def test_same_idempotency_key_with_another_amount_is_409_and_changes_nothing(stack, http, user):
-    stack.ledger.adjust(user, 50, "seed", f"seed-{user}")
+    stack.seed(user, 50, "seed")
     headers = stack.headers(user, **{"Idempotency-Key": "k-1"})
     first = http.post(stack.url("/credits/consume"), json={"amount": 5}, headers=headers)
     again = http.post(stack.url("/credits/consume"), json={"amount": 5}, headers=headers)
@@ -112,7 +112,7 @@ def test_same_idempotency_key_with_another_amount_is_409_and_changes_nothing(sta
 def test_idempotency_keys_are_scoped_per_user(stack, http, user):
     other = user + "-b"
     for u in (user, other):
-        stack.ledger.adjust(u, 10, "seed", f"seed-{u}")
+        stack.seed(u, 10, "seed")
     a = http.post(stack.url("/credits/consume"), json={"amount": 1}, headers=stack.headers(user, **{"Idempotency-Key": "same"}))
     b = http.post(stack.url("/credits/consume"), json={"amount": 2}, headers=stack.headers(other, **{"Idempotency-Key": "same"}))
     assert a.status_code == b.status_code == 200

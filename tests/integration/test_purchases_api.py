@@ -160,16 +160,31 @@ def test_bad_signatures_are_400_and_credit_nothing(stack, http, user, case):
     assert status(stack, http, user, sid) == "pending"
 
 
-@pytest.mark.parametrize(("field", "value"), [("amount_total", 1), ("currency", "eur"), ("metadata", {"bundle": "pro"})])
-def test_amount_currency_or_bundle_mismatch_credits_nothing(stack, http, user, field, value):
+@pytest.mark.parametrize(("field", "value"), [("amount_total", 1), ("currency", "eur"), ("metadata", {"bundle": "pro"}),
+                                            ("payment_status", "paid")])
+def test_a_signed_payload_is_not_the_source_of_truth(stack, http, user, field, value):
+    """Whatever a (correctly signed) event says about a session, the service acts on the session Stripe returns."""
     sid = buy(stack, http, user)["session_id"]
-    event_id = pay(stack, http, sid, deliver=False)["event_id"]
+    event_id = pay(stack, http, sid, deliver=False, **({"async": True} if field == "payment_status" else {}))[
+        "event_id"]
     obj = http.get(stack.url(f"/_stripe/v1/events/{event_id}"), headers=SK).json()["data"]["object"]
     obj[field] = value if field != "metadata" else {**obj["metadata"], **value}
     r = post_event(stack, http, event_for(obj, "checkout.session.completed"))
-    assert r.status_code == 200 and r.json()["outcome"] == "mismatch"
+    if field == "payment_status":  # Stripe says unpaid (async pending): nothing is credited yet
+        assert r.json()["outcome"] == "pending" and balance(stack, http, user)["balance"] == 0
+        return
+    assert r.status_code == 200 and r.json()["outcome"] == "fulfilled"
+    assert balance(stack, http, user)["balance"] == 2000  # the standard bundle Stripe sold, not what the payload says
+
+
+def test_a_signed_event_about_a_session_stripe_does_not_know_moves_nothing(stack, http, user):
+    made_up = {"id": "cs_test_made_up_by_someone", "object": "checkout.session", "mode": "payment",
+               "payment_status": "paid", "status": "complete", "amount_total": 1990, "amount_subtotal": 1990,
+               "currency": "usd", "client_reference_id": user,
+               "metadata": {"user_id": user, "bundle": "pro", "credits": "10000"}}
+    r = post_event(stack, http, event_for(made_up, "checkout.session.completed"))
+    assert r.status_code == 200 and r.json()["outcome"] == "ignored: unknown to Stripe"
     assert balance(stack, http, user)["balance"] == 0
-    assert status(stack, http, user, sid) == "pending"
 
 
 def test_session_of_another_user_cannot_be_claimed(stack, http, user):
@@ -179,8 +194,23 @@ def test_session_of_another_user_cannot_be_claimed(stack, http, user):
     thief = user + "-thief"
     obj["client_reference_id"] = thief
     obj["metadata"] = {**obj["metadata"], "user_id": thief}
-    assert post_event(stack, http, event_for(obj, "checkout.session.completed")).json()["outcome"] == "mismatch"
+    assert post_event(stack, http, event_for(obj, "checkout.session.completed")).json()["outcome"] == "fulfilled"
     assert balance(stack, http, thief)["balance"] == 0
+    assert balance(stack, http, user)["balance"] == 2000
+
+
+def test_a_session_with_our_metadata_at_another_price_is_a_mismatch(stack, http, user):
+    """A session made outside the service (another price) with our metadata: verified against what we sold."""
+    prices = http.get(stack.url("/_stripe/v1/prices?lookup_keys[]=credits_starter_500"), headers=SK).json()["data"]
+    form = {"mode": "payment", "line_items[0][price]": prices[0]["id"], "line_items[0][quantity]": "1",
+            "success_url": "http://x/ok", "metadata[user_id]": user, "metadata[bundle]": "standard",
+            "metadata[credits]": "2000", "client_reference_id": user}
+    created = http.post(stack.url("/_stripe/v1/checkout/sessions"), data=form, headers=SK)
+    assert created.status_code == 200, created.text
+    out = pay(stack, http, created.json()["id"])
+    delivered = http.get(stack.url(f"/_stripe/events/{out['event_id']}"), headers=SK).json()
+    assert delivered["_delivery"]["status"] == 200  # acknowledged (a retry would not help), alarmed, not credited
+    assert balance(stack, http, user)["balance"] == 0
 
 
 def test_async_payment_stays_pending_then_fails(stack, http, user):
@@ -261,7 +291,7 @@ def test_dynamodb_failure_mid_fulfilment_is_5xx_then_the_retry_credits_once(stac
     from botocore.exceptions import EndpointConnectionError
 
     sid = buy(stack, http, user)["session_id"]
-    client = stack.ledger.store.client
+    client = stack.ledger.store.table.client
     failures = []
 
     def fail_once(**_: Any) -> None:
@@ -288,7 +318,7 @@ def test_transient_failure_answers_5xx_with_envelope(stack, http, user):
     sid = buy(stack, http, user)["session_id"]
     event_id = pay(stack, http, sid, deliver=False)["event_id"]
     event = http.get(stack.url(f"/_stripe/v1/events/{event_id}"), headers=SK).json()
-    client = stack.ledger.store.client
+    client = stack.ledger.store.table.client
 
     def fail(**_: Any) -> None:
         raise EndpointConnectionError(endpoint_url="http://dynamodb")
@@ -323,18 +353,18 @@ def test_reconciliation_credits_a_lost_webhook_once(stack, http, user):
 
 def test_stripe_refusal_is_a_502_envelope_without_provider_details(stack, http, user):
     from credits import bootstrap
-    from credits.purchases import build_purchase_service
+    from credits.purchases_wiring import build_purchase_service
     from credits.stripe_gateway import StripeGateway
 
-    saved = dict(bootstrap._services)
     bad_key = "sk_live_not_a_real_key_0123456789"
     gateway = StripeGateway(bad_key, api_base=os.environ["STRIPE_API_BASE"])
-    bootstrap.configure(purchases=build_purchase_service(stack.ledger, gateway))
+    service = build_purchase_service(bootstrap.grants(), bootstrap.purchase_store(), gateway)
+    saved = bootstrap.snapshot()
+    bootstrap.configure(purchases=service)
     try:
         r = http.post(stack.url("/credits/purchase"), json={"bundle": "standard"}, headers=stack.headers(user))
     finally:
-        bootstrap.reset()
-        bootstrap.configure(**saved)
+        bootstrap.restore(saved)
     assert r.status_code == 502 and r.json()["error"]["code"] == "payment_provider_error"
     assert bad_key[-8:] not in r.text and "Traceback" not in r.text
 
@@ -373,7 +403,7 @@ def test_sessions_of_other_integrations_are_ignored_without_alarm(stack, http):
     foreign = {"id": "cs_test_foreign", "object": "checkout.session", "mode": "payment", "payment_status": "paid",
                "amount_total": 500, "currency": "usd", "client_reference_id": None, "metadata": {"order": "42"}}
     r = post_event(stack, http, event_for(foreign, "checkout.session.completed"))
-    assert r.status_code == 200 and r.json()["outcome"] == "ignored"
+    assert r.status_code == 200 and r.json()["outcome"].startswith("ignored")
 
 
 def test_a_pending_refund_claws_back_only_once_it_succeeds(stack, http, user):

@@ -133,12 +133,12 @@ def schemathesis_run(
 @pytest.fixture(scope="module")
 def fuzz_user(stack: Any) -> str:
     user = f"fuzz-{uuid.uuid4().hex[:12]}"
-    stack.ledger.adjust(user, 1_000_000, "seed", f"seed-{user}")
+    stack.seed(user, 1_000_000, "seed")
     spec = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
     internal = spec["paths"].get("/internal/credits/consume")
     if internal:  # the user its example body spends for
         example_user = internal["post"]["requestBody"]["content"]["application/json"]["example"]["user_id"]
-        stack.ledger.adjust(example_user, 1_000_000, "seed", f"seed-{example_user}")
+        stack.seed(example_user, 1_000_000, "seed")
     return user
 
 

@@ -1,7 +1,9 @@
 """The local Stripe simulator, driven through the real ``stripe`` library and plain HTTP.
 
 Each test gets its own simulator behind a ThreadingHTTPServer on a free port, plus a webhook receiver that
-records deliveries and answers with whatever statuses the test queues.
+records deliveries and answers with whatever statuses the test queues (``tests/stripe_sim_support.py``).
+The newer behaviour (refund and dispute lifecycles, customers, saved cards, off-session payments, webhook
+endpoints) is covered in ``test_stripe_sim_payments.py``; Stripe's schemas in ``test_stripe_sim_contract.py``.
 """
 
 from __future__ import annotations
@@ -12,10 +14,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -33,161 +31,30 @@ from stripe_setup import setup  # noqa: E402
 from credits.catalog import Bundle, Catalog, load_catalog  # noqa: E402
 from credits.errors import PaymentProviderError  # noqa: E402
 from credits.stripe_gateway import StripeGateway, StripeProviderError  # noqa: E402
-from local.stripe_sim import StripeSimulator, make_request_handler, parse_form  # noqa: E402
+from local.stripe_sim import StripeSimulator, parse_form  # noqa: E402
+from tests.stripe_sim_support import (  # noqa: E402
+    KEY,
+    SECRET,
+    Clock,
+    Receiver,
+    SimStack,
+    client_for,
+    new_session,
+    new_stack,
+    paid_session,
+    start_sim,
+    verified,
+)
 
-SECRET = "whsec_test_simulator_secret"
-KEY = "sk_test_simulator_tests"
 pytestmark = pytest.mark.timeout(30)
-
-
-# --- fixtures ---------------------------------------------------------------------------------------------
-
-
-class Receiver:
-    """A webhook endpoint that records each delivery and answers the queued statuses (then 200)."""
-
-    def __init__(self) -> None:
-        self.deliveries: list[tuple[dict[str, str], bytes]] = []
-        self.queue: list[int] = []
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            disable_nagle_algorithm = True
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                with receiver.lock:
-                    receiver.deliveries.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                    status = receiver.queue.pop(0) if receiver.queue else 200
-                payload = b'{"received": true}'
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/webhooks/stripe"
-
-    def events(self) -> list[dict[str, Any]]:
-        with self.lock:
-            return [json.loads(body) for _, body in self.deliveries]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = float(int(time.time()))
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@dataclass
-class SimStack:
-    sim: StripeSimulator
-    base: str
-    receiver: Receiver
-    clock: Clock
-    servers: list[ThreadingHTTPServer] = field(default_factory=list)
-
-    @property
-    def api_base(self) -> str:
-        return self.sim.api_base
-
-    def client(self, key: str = KEY) -> stripe.StripeClient:
-        return stripe.StripeClient(key, base_addresses={"api": self.api_base})
-
-    def request(
-        self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
-    ) -> tuple[int, dict[str, str], bytes]:
-        req = urllib.request.Request(self.base + path, data=body, method=method, headers=headers or {})
-        try:
-            with urllib.request.urlopen(req, timeout=10) as resp:
-                return resp.status, dict(resp.headers), resp.read()
-        except urllib.error.HTTPError as exc:
-            return exc.code, dict(exc.headers), exc.read()
-
-    def sim_post(self, path: str, payload: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
-        body = json.dumps(payload or {}).encode()
-        status, _, raw = self.request("POST", "/_stripe" + path, body, {"Content-Type": "application/json"})
-        return status, json.loads(raw)
-
-
-def start_sim(
-    receiver: Receiver, clock: Clock, state_path: Path | None = None, webhook_url: str | None = None
-) -> tuple[StripeSimulator, ThreadingHTTPServer]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
-    server.daemon_threads = True
-    base = f"http://127.0.0.1:{server.server_address[1]}"
-    sim = StripeSimulator(
-        public_base=base,
-        webhook_url=webhook_url or receiver.url,
-        webhook_secret=SECRET,
-        state_path=state_path,
-        retry_backoff=0.01,
-        clock=clock,
-    )
-    server.RequestHandlerClass = make_request_handler(sim)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    return sim, server
-
-
-@pytest.fixture
-def sim_stack() -> Iterator[SimStack]:
-    receiver, clock = Receiver(), Clock()
-    sim, server = start_sim(receiver, clock)
-    stack = SimStack(sim=sim, base=sim.public_base, receiver=receiver, clock=clock, servers=[server])
-    yield stack
-    for srv in stack.servers:
-        srv.shutdown()
-        srv.server_close()
-    receiver.close()
-
-
-@pytest.fixture
-def prices(sim_stack: SimStack) -> dict[str, str]:
-    results = setup(client=sim_stack.client())
-    return {r.bundle: r.price_id for r in results}
+CARD_PAYMENT = ["payment_intent.created", "charge.succeeded", "payment_intent.succeeded", "checkout.session.completed"]
+REFUND = ["refund.created", "refund.updated", "charge.refund.updated", "charge.refunded"]
 
 
 def standard() -> Bundle:
     bundle = load_catalog().get("standard")
     assert bundle is not None
     return bundle
-
-
-def new_session(stack: SimStack, price_id: str, **extra: Any) -> Any:
-    params: Any = {
-        "mode": "payment",
-        "line_items": [{"price": price_id, "quantity": 1}],
-        "client_reference_id": "user-1",
-        "metadata": {"user_id": "user-1", "bundle": "standard", "credits": "2000"},
-        "payment_intent_data": {"metadata": {"user_id": "user-1", "bundle": "standard", "credits": "2000"}},
-        "success_url": "http://shop.test/done?session_id={CHECKOUT_SESSION_ID}",
-        "cancel_url": "http://shop.test/cancelled",
-        **extra,
-    }
-    return stack.client().v1.checkout.sessions.create(params=params)
-
-
-def verified(headers: dict[str, str], body: bytes) -> Any:
-    return stripe.Webhook.construct_event(body, headers["stripe-signature"], SECRET)
-
-
-def paid_session(stack: SimStack, prices: dict[str, str]) -> tuple[Any, str]:
-    session = new_session(stack, prices["standard"])
-    status, out = stack.sim_post(f"/checkout/{session.id}/pay")
-    assert status == 200, out
-    return session, out["payment_intent"]
 
 
 # --- setup script --------------------------------------------------------------------------------------------
@@ -322,6 +189,12 @@ def test_idempotency_key_replays_and_rejects_different_params(sim_stack: SimStac
         )
     listed = sim_stack.client().v1.checkout.sessions.list()
     assert len(listed.data) == 1
+    # A request that failed validation is not saved: the same key works once the request is fixed.
+    bad = b"mode=payment&line_items[0][price]=price_missing&line_items[0][quantity]=1"
+    headers["Idempotency-Key"] = "idem-2"
+    assert sim_stack.request("POST", "/_stripe/v1/checkout/sessions", bad, headers)[0] == 400
+    fixed, _, made = sim_stack.request("POST", "/_stripe/v1/checkout/sessions", form, headers)
+    assert fixed == 200 and json.loads(made)["id"] != json.loads(b1)["id"]
 
 
 def test_session_validation_errors(sim_stack: SimStack, prices: dict[str, str]) -> None:
@@ -361,9 +234,11 @@ def test_pay_delivers_a_signed_completed_event(sim_stack: SimStack, prices: dict
     status, out = sim_stack.sim_post(f"/checkout/{session.id}/pay")
     assert status == 200, out
     assert out["redirect"] == f"http://shop.test/done?session_id={session.id}"
-    assert out["deliveries"] == [{"event_id": out["event_id"], "status": 200}]
-    assert len(sim_stack.receiver.deliveries) == 1
-    headers, body = sim_stack.receiver.deliveries[0]
+    # As on Stripe, the payment's own events come first and the session's completion last.
+    assert [(d["type"], d["status"]) for d in out["deliveries"]] == [(t, 200) for t in CARD_PAYMENT]
+    assert out["deliveries"][-1]["event_id"] == out["event_id"]
+    assert sim_stack.receiver.types() == CARD_PAYMENT
+    headers, body = sim_stack.receiver.deliveries[-1]
     assert headers["content-type"].startswith("application/json")
     event = verified(headers, body)
     with pytest.raises(stripe.SignatureVerificationError):
@@ -385,7 +260,7 @@ def test_pay_delivers_a_signed_completed_event(sim_stack: SimStack, prices: dict
     assert raw["id"] == out["event_id"] and raw["id"].startswith("evt_")
     assert (raw["object"], raw["api_version"], raw["livemode"], raw["pending_webhooks"]) == (
         "event",
-        "2026-10-28",
+        "2026-05-27.dahlia",
         False,
         1,
     )
@@ -414,7 +289,7 @@ def test_pay_delivers_a_signed_completed_event(sim_stack: SimStack, prices: dict
     again, err = sim_stack.sim_post(f"/checkout/{session.id}/pay")
     assert again == 400
     assert err["error"]["type"] == "invalid_request_error" and "complete" in err["error"]["message"]
-    assert len(sim_stack.receiver.deliveries) == 1
+    assert len(sim_stack.receiver.deliveries) == len(CARD_PAYMENT)
 
 
 def test_async_payment_then_success_and_failure(sim_stack: SimStack, prices: dict[str, str]) -> None:
@@ -484,10 +359,10 @@ def test_refunds_partial_then_full(sim_stack: SimStack, prices: dict[str, str]) 
     _, pi = paid_session(sim_stack, prices)
     status, out = sim_stack.sim_post(f"/payment_intents/{pi}/refund", {"amount": 500})
     assert status == 200, out
-    events = sim_stack.receiver.events()[-2:]
-    assert [e["type"] for e in events] == ["refund.created", "charge.refunded"]
+    events = sim_stack.receiver.events()[-4:]
+    assert [e["type"] for e in events] == REFUND
     assert [e["id"] for e in events] == out["event_ids"]
-    refund, charge = events[0]["data"]["object"], events[1]["data"]["object"]
+    refund, charge = events[0]["data"]["object"], events[3]["data"]["object"]
     assert (refund["id"], refund["amount"], refund["payment_intent"], refund["status"]) == (
         out["refund_id"],
         500,
@@ -496,7 +371,9 @@ def test_refunds_partial_then_full(sim_stack: SimStack, prices: dict[str, str]) 
     )
     assert (charge["amount_refunded"], charge["refunded"], charge["payment_intent"]) == (500, False, pi)
     assert charge["metadata"] == {"user_id": "user-1", "bundle": "standard", "credits": "2000"}
-    assert events[1]["data"]["previous_attributes"] == {"amount_refunded": 0, "refunded": False}
+    assert events[3]["data"]["previous_attributes"] == {"amount_refunded": 0, "refunded": False}
+    # refund.updated: the card network's reference for the refund became available.
+    assert events[1]["data"]["object"]["destination_details"]["card"]["reference_status"] == "available"
     too_much, err = sim_stack.sim_post(f"/payment_intents/{pi}/refund", {"amount": 1491})
     assert (too_much, err["error"]["code"]) == (400, "amount_too_large")
     status, out2 = sim_stack.sim_post(f"/payment_intents/{pi}/refund")
@@ -517,7 +394,7 @@ def test_refund_through_the_api(sim_stack: SimStack, prices: dict[str, str]) -> 
     client = sim_stack.client()
     refund = client.v1.refunds.create(params={"payment_intent": pi, "amount": 990})
     assert (refund.amount, refund.payment_intent, refund.object) == (990, pi, "refund")
-    assert [e["type"] for e in sim_stack.receiver.events()[-2:]] == ["refund.created", "charge.refunded"]
+    assert sim_stack.receiver.types()[-4:] == REFUND
     with pytest.raises(stripe.InvalidRequestError) as exc:
         client.v1.refunds.create(params={"payment_intent": pi, "amount": 1001})
     assert exc.value.code == "amount_too_large"
@@ -529,8 +406,9 @@ def test_dispute(sim_stack: SimStack, prices: dict[str, str]) -> None:
     _, pi = paid_session(sim_stack, prices)
     status, out = sim_stack.sim_post(f"/payment_intents/{pi}/dispute")
     assert status == 200, out
-    event = sim_stack.receiver.events()[-1]
+    event = sim_stack.receiver.events()[-2]
     assert (event["type"], event["id"]) == ("charge.dispute.created", out["event_id"])
+    assert sim_stack.receiver.types()[-1] == "charge.dispute.funds_withdrawn"
     dispute = event["data"]["object"]
     charge_id = sim_stack.client().v1.payment_intents.retrieve(pi).latest_charge
     assert (
@@ -550,23 +428,31 @@ def test_dispute(sim_stack: SimStack, prices: dict[str, str]) -> None:
     assert sim_stack.sim_post(f"/payment_intents/{pi}/refund")[1]["error"]["code"] == "charge_disputed"
 
 
-def test_resend_sends_the_same_event_with_a_fresh_signature(sim_stack: SimStack, prices: dict[str, str]) -> None:
+def test_resend_sends_the_same_event_with_a_fresh_signature() -> None:
     signing = {"t": time.time()}
-    sim_stack.sim._signing_clock = lambda: signing["t"]
-    session = new_session(sim_stack, prices["standard"])
-    _, out = sim_stack.sim_post(f"/checkout/{session.id}/pay")
-    signing["t"] += 7
-    status, res = sim_stack.sim_post(f"/events/{out['event_id']}/resend")
-    assert (status, res) == (200, {"event_id": out["event_id"], "status": 200})
-    (h1, b1), (h2, b2) = sim_stack.receiver.deliveries
-    assert b1 == b2
-    assert h1["stripe-signature"] != h2["stripe-signature"]
-    t1 = int(h1["stripe-signature"].split(",")[0][2:])
-    t2 = int(h2["stripe-signature"].split(",")[0][2:])
-    assert t2 == t1 + 7
-    assert verified(h2, b2).id == verified(h1, b1).id == out["event_id"]
-    missing = sim_stack.sim_post("/events/evt_nope/resend")
-    assert (missing[0], missing[1]["error"]["code"]) == (404, "resource_missing")
+    stack = new_stack(signing_clock=lambda: signing["t"])
+    try:
+        price = client_for(stack.api_base).v1.prices.create(
+            params={"product_data": {"name": "Resend"}, "unit_amount": 500, "currency": "usd"}
+        )
+        session = new_session(stack, price.id)
+        _, out = stack.sim_post(f"/checkout/{session.id}/pay", {"deliver": False})
+        stack.sim_post(f"/events/{out['event_id']}/resend")
+        signing["t"] += 7
+        status, res = stack.sim_post(f"/events/{out['event_id']}/resend")
+        assert (status, res["event_id"], res["status"]) == (200, out["event_id"], 200)
+        assert res["deliveries"] == [{"event_id": out["event_id"], "type": "checkout.session.completed", "status": 200}]
+        (h1, b1), (h2, b2) = stack.receiver.deliveries
+        assert b1 == b2
+        assert h1["stripe-signature"] != h2["stripe-signature"]
+        t1 = int(h1["stripe-signature"].split(",")[0][2:])
+        t2 = int(h2["stripe-signature"].split(",")[0][2:])
+        assert t2 == t1 + 7
+        assert verified(h2, b2).id == verified(h1, b1).id == out["event_id"]
+        missing = stack.sim_post("/events/evt_nope/resend")
+        assert (missing[0], missing[1]["error"]["code"]) == (404, "resource_missing")
+    finally:
+        stack.close()
 
 
 def test_deliver_false_records_without_delivering(sim_stack: SimStack, prices: dict[str, str]) -> None:
@@ -593,29 +479,37 @@ def test_deliver_false_records_without_delivering(sim_stack: SimStack, prices: d
 
 
 def test_retries_on_5xx_and_connection_errors(sim_stack: SimStack, prices: dict[str, str]) -> None:
-    sim_stack.receiver.queue[:] = [500, 503]
     session = new_session(sim_stack, prices["standard"])
-    _, out = sim_stack.sim_post(f"/checkout/{session.id}/pay")
-    assert out["deliveries"][0]["status"] == 200
+    _, out = sim_stack.sim_post(f"/checkout/{session.id}/pay", {"deliver": False})
+    event_id = out["event_id"]
+    sim_stack.receiver.queue[:] = [500, 503]
+    assert sim_stack.sim_post(f"/events/{event_id}/resend")[1]["status"] == 200
     assert len(sim_stack.receiver.deliveries) == 3
-    record = sim_stack.sim.delivery(out["event_id"])
+    record = sim_stack.sim.delivery(event_id)
     assert record is not None
     assert [a["status"] for a in record["attempts"]] == [500, 503, 200]
     assert record["delivered"] is True and record["status"] == 200
 
-    sim_stack.receiver.queue[:] = [500, 500, 500, 500]
     other = new_session(sim_stack, prices["standard"])
-    _, out = sim_stack.sim_post(f"/checkout/{other.id}/pay")
-    assert out["deliveries"][0]["status"] == 500
-    record = sim_stack.sim.delivery(out["event_id"])
+    _, out = sim_stack.sim_post(f"/checkout/{other.id}/pay", {"deliver": False})
+    event_id = out["event_id"]
+    sim_stack.receiver.queue[:] = [500, 500, 500, 500]
+    assert sim_stack.sim_post(f"/events/{event_id}/resend")[1]["status"] == 500
+    record = sim_stack.sim.delivery(event_id)
     assert record is not None and [a["status"] for a in record["attempts"]] == [500, 500, 500]
     assert record["delivered"] is False
     # 4xx is an answer, not an outage: no retry.
     sim_stack.receiver.queue[:] = [400]
-    status, res = sim_stack.sim_post(f"/events/{out['event_id']}/resend")
+    status, res = sim_stack.sim_post(f"/events/{event_id}/resend")
     assert (status, res["status"]) == (200, 400)
-    record = sim_stack.sim.delivery(out["event_id"])
+    record = sim_stack.sim.delivery(event_id)
     assert record is not None and len(record["attempts"]) == 4
+    # The first outage answer was left in the queue: the next payment's first event is retried past it.
+    sim_stack.receiver.queue[:] = [503]
+    _, paid = sim_stack.sim_post(f"/checkout/{new_session(sim_stack, prices['standard']).id}/pay")
+    assert [d["status"] for d in paid["deliveries"]] == [200] * len(CARD_PAYMENT)
+    first = sim_stack.sim.delivery(paid["deliveries"][0]["event_id"])
+    assert first is not None and [a["status"] for a in first["attempts"]] == [503, 200]
 
     closed = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
     dead_url = f"http://127.0.0.1:{closed.server_address[1]}/webhooks/stripe"
@@ -623,7 +517,7 @@ def test_retries_on_5xx_and_connection_errors(sim_stack: SimStack, prices: dict[
     sim_stack.sim.webhook_url = dead_url
     third = new_session(sim_stack, prices["standard"])
     _, out = sim_stack.sim_post(f"/checkout/{third.id}/pay")
-    assert out["deliveries"][0]["status"] is None
+    assert [d["status"] for d in out["deliveries"]] == [None] * len(CARD_PAYMENT)
     record = sim_stack.sim.delivery(out["event_id"])
     assert record is not None and len(record["attempts"]) == 3
     assert all(a["status"] is None and a["error"] for a in record["attempts"])
@@ -721,7 +615,7 @@ def test_error_shapes(sim_stack: SimStack) -> None:
         assert "abcdefghijkl" not in error["message"]
     with pytest.raises(stripe.AuthenticationError):
         sim_stack.client("sk_live_nope").v1.products.list()
-    status, _, raw = sim_stack.request("GET", "/_stripe/v1/customers", None, auth)
+    status, _, raw = sim_stack.request("GET", "/_stripe/v1/invoices", None, auth)
     assert status == 404 and "Unrecognized request URL" in json.loads(raw)["error"]["message"]
     status, _, raw = sim_stack.request("GET", "/_stripe/nowhere")
     assert status == 404 and json.loads(raw)["error"]["type"] == "invalid_request_error"
@@ -744,6 +638,11 @@ def test_checkout_page(sim_stack: SimStack, prices: dict[str, str]) -> None:
     for marker in (
         "data-testid=pay ",
         "data-testid=pay-async",
+        "data-testid=card",
+        "data-testid=authenticate",
+        "<option value=4242424242424242 selected>",
+        "<option value=4000002760003184>",
+        "<option value=4000000000009995>",
         "data-testid=cancel",
         "$19.90",
         "Credits Bundle",
@@ -769,7 +668,7 @@ def test_concurrent_pays_complete_once(sim_stack: SimStack, prices: dict[str, st
     for t in threads:
         t.join()
     assert sorted(results) == [200] + [400] * 7
-    assert len(sim_stack.receiver.deliveries) == 1
+    assert sim_stack.receiver.types() == CARD_PAYMENT
     assert (
         len(
             sim_stack.client()
@@ -785,32 +684,50 @@ def test_concurrent_pays_complete_once(sim_stack: SimStack, prices: dict[str, st
 def test_state_survives_a_restart(tmp_path: Path) -> None:
     receiver, clock = Receiver(), Clock()
     state = tmp_path / "data" / "stripe.json"
-    sim, server = start_sim(receiver, clock, state_path=state)
+    sim, server, recorder = start_sim(receiver, clock, state_path=state)
     try:
-        client = stripe.StripeClient(KEY, base_addresses={"api": sim.api_base})
+        client = client_for(sim.api_base)
         price_ids = {r.bundle: r.price_id for r in setup(client=client)}
-        stack = SimStack(sim=sim, base=sim.public_base, receiver=receiver, clock=clock)
+        stack = SimStack(sim=sim, base=sim.public_base, receiver=receiver, clock=clock, recorder=recorder)
         session, pi = paid_session(stack, price_ids)
         replayed_key: stripe.RequestOptions = {"idempotency_key": "persist-1"}
         made = client.v1.products.create(params={"name": "Extra"}, options=replayed_key)
+        customer = client.v1.customers.create(params={"email": "kept@example.com"})
+        endpoint = client.v1.webhook_endpoints.create(params={"url": receiver.url, "enabled_events": ["*"]})
     finally:
         server.shutdown()
         server.server_close()
     assert state.exists()
-    sim2, server2 = start_sim(receiver, clock, state_path=state)
+    sim2, server2, _ = start_sim(receiver, clock, state_path=state)
     try:
-        client = stripe.StripeClient(KEY, base_addresses={"api": sim2.api_base})
+        client = client_for(sim2.api_base)
         again = client.v1.checkout.sessions.retrieve(session.id)
         assert (again.status, again.payment_intent) == ("complete", pi)
         assert client.v1.payment_intents.retrieve(pi).metadata.to_dict()["user_id"] == "user-1"
-        assert [e.type for e in client.v1.events.list().data] == ["checkout.session.completed"]
+        assert [e.type for e in client.v1.events.list().data] == ["customer.created", *CARD_PAYMENT[::-1]]
         assert {r.bundle: r.price_id for r in setup(client=client)} == price_ids
         assert client.v1.products.create(params={"name": "Extra"}, options=replayed_key).id == made.id
-        assert sim2.delivery(sim2.events()[0]["id"])["delivered"] is True  # type: ignore[index]
+        assert all(sim2.delivery(e["id"])["delivered"] for e in sim2.events())  # type: ignore[index]
+        # Customers, endpoints and their secrets are kept: the endpoint still gets events, signed as before.
+        assert client.v1.customers.retrieve(customer.id).email == "kept@example.com"
+        before = len(receiver.deliveries)
+        client.v1.refunds.create(params={"payment_intent": pi, "amount": 100})
+        assert [e.type for e in signed_with(receiver.deliveries[before:], str(endpoint.secret))] == REFUND
     finally:
         server2.shutdown()
         server2.server_close()
         receiver.close()
+
+
+def signed_with(deliveries: list[tuple[dict[str, str], bytes]], secret: str) -> list[Any]:
+    """The deliveries whose signature verifies with ``secret`` (one receiver may serve several endpoints)."""
+    out = []
+    for headers, body in deliveries:
+        try:
+            out.append(verified(headers, body, secret))
+        except stripe.SignatureVerificationError:
+            continue
+    return out
 
 
 def test_corrupt_state_file_is_moved_aside(tmp_path: Path) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 
 import pytest
@@ -30,6 +33,27 @@ def test_tampered_cursor_is_rejected(mutate):
     c = encode_cursor("ENTRY#tx_1", user_id="alice", entry_type=None)
     with pytest.raises(InvalidRequest):
         decode_cursor(mutate(c), user_id="alice", entry_type=None)
+
+
+@pytest.mark.parametrize("user", ["é" * 256, "日" * 256, "\U0001f600" * 256, "\u2028\"\\<" * 64, "a" * 256])
+def test_cursor_stays_short_for_any_user_id_the_api_accepts(user):
+    # The user is bound by a keyed hash: a 256-character id in any script must not push the cursor past the
+    # query's 1,024-character limit (it used to: 1,136 characters for 256 x "é").
+    sort_key = "ENTRY#" + "0" * 26 + "#" + "9" * 20
+    c = encode_cursor(sort_key, user_id=user, entry_type="adjustment")
+    assert len(c) <= 256
+    assert decode_cursor(c, user_id=user, entry_type="adjustment") == sort_key
+    with pytest.raises(InvalidRequest):
+        decode_cursor(c, user_id=user[:-1], entry_type="adjustment")
+
+
+def test_cursor_issued_before_the_keyed_hash_still_pages():
+    payload = json.dumps({"u": "alice", "t": None, "k": "ENTRY#tx_1"}, separators=(",", ":")).encode()
+    legacy = base64.urlsafe_b64encode(payload).decode().rstrip("=") + "." + hmac.new(
+        b"credits-history-cursor-v1", payload, hashlib.sha256).hexdigest()[:32]
+    assert decode_cursor(legacy, user_id="alice", entry_type=None) == "ENTRY#tx_1"
+    with pytest.raises(InvalidRequest):
+        decode_cursor(legacy, user_id="bob", entry_type=None)
 
 
 def test_cursor_must_point_into_the_ledger():

@@ -10,24 +10,29 @@ import pytest
 
 from local.template import http_routes, load_template
 
+# Every route that names a user may settle due expiries and create the welcome grant: the ledger's write set.
+LEDGER = {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:DeleteItem",
+          "dynamodb:ConditionCheckItem"}
+# Money in from Stripe adds grants and claws back (no deletes).
+STRIPE_LEDGER = {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                 "dynamodb:ConditionCheckItem", "ssm:GetParameter"}
 FUNCTION_ACTIONS = {
     # function: exactly the DynamoDB / SSM actions it may use
     "CatalogFunction": set(),
-    "BalanceFunction": {"dynamodb:GetItem", "dynamodb:Query"},
-    "HistoryFunction": {"dynamodb:Query"},
-    "ConsumeFunction": {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem",
-                        "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"},
-    "HoldsFunction": {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem",
-                      "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"},
-    "InternalConsumeFunction": {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem",
-                                "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"},
-    "PurchaseFunction": {"dynamodb:GetItem", "dynamodb:PutItem", "ssm:GetParameter"},
-    "WebhookFunction": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem",
-                        "ssm:GetParameter"},
-    "ReconcileFunction": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem",
-                          "ssm:GetParameter"},
-    "HoldSweeperFunction": {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
+    "BalanceFunction": LEDGER,
+    "HistoryFunction": LEDGER,
+    "ConsumeFunction": LEDGER,
+    "HoldsFunction": LEDGER,
+    "GrantsFunction": LEDGER,
+    "InternalConsumeFunction": LEDGER,
+    "InternalGrantsFunction": LEDGER,
+    "PurchaseFunction": LEDGER | {"ssm:GetParameter"},
+    "WebhookFunction": STRIPE_LEDGER,
+    "ReconcileFunction": STRIPE_LEDGER | {"sqs:SendMessage"},
+    "HoldSweeperFunction": LEDGER | {"sqs:SendMessage"},
 }
+# Asynchronous functions send their failed events to this queue (EventInvokeConfig OnFailure), and nowhere else.
+FAILURE_QUEUE = {"Fn::GetAtt": ["AsyncFailuresQueue", "Arn"]}
 READS_WEBHOOK_SECRET = {"WebhookFunction"}
 
 
@@ -81,6 +86,16 @@ def test_each_function_gets_only_the_actions_it_uses(transformed, function):
     assert all("AWSLambdaBasicExecutionRole" in str(m) or "AWSXrayWriteOnlyAccess" in str(m) for m in managed)
 
 
+@pytest.mark.parametrize("function", list(FUNCTION_ACTIONS))
+def test_a_function_may_send_only_to_the_async_failure_queue(transformed, function):
+    role = transformed["Resources"][f"{function}Role"]["Properties"]
+    for policy in role.get("Policies", []):
+        for stmt in policy["PolicyDocument"]["Statement"]:
+            acts = stmt["Action"] if isinstance(stmt["Action"], list) else [stmt["Action"]]
+            if any(a.startswith("sqs:") for a in acts):
+                assert acts == ["sqs:SendMessage"] and stmt["Resource"] == FAILURE_QUEUE, (function, stmt)
+
+
 def test_only_the_webhook_reads_the_webhook_secret_and_only_stripe_functions_read_secrets(transformed):
     for function in FUNCTION_ACTIONS:
         _, resources = role_actions(transformed, function)
@@ -100,10 +115,14 @@ def test_table_is_on_demand_with_pitr_deletion_protection_and_ttl():
 
 def test_routes_auth_matches_the_contract():
     auth = {(r.method, r.path): r.auth for r in http_routes()}
-    public = {("GET", "/health"), ("GET", "/credits/bundles"), ("POST", "/webhooks/stripe")}
+    public = {("GET", "/health"), ("GET", "/credits/bundles"), ("GET", "/credits/features"),
+              ("POST", "/webhooks/stripe")}
     assert {k for k, v in auth.items() if v == "none"} == public
-    assert auth[("POST", "/internal/credits/consume")] == "iam"
-    assert all(v == "jwt" for k, v in auth.items() if k not in public and k[1] != "/internal/credits/consume")
+    internal = {k for k in auth if k[1].startswith("/internal/")}
+    assert internal == {("POST", "/internal/credits/consume"), ("POST", "/internal/credits/grants"),
+                        ("POST", "/internal/credits/grants/{grant_id}/void")}
+    assert all(auth[k] == "iam" for k in internal)
+    assert all(v == "jwt" for k, v in auth.items() if k not in public and k not in internal)
 
 
 def test_layer_is_built_by_sam_for_the_function_runtime():

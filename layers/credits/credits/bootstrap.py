@@ -1,51 +1,199 @@
 """The one place that wires adapters to the domain. Handlers ask it for services; tests hand it their own.
 
 Services are built on first use (the cold start, since handlers warm them at import) from validated config.
+``configure`` takes typed overrides: a store (the in-memory one, or a DynamoDB adapter on DynamoDB Local), a payment
+gateway, a clock, or whole services.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from credits.config import InternalAccess
+    from credits.engine import AccountEngine, WelcomeGrant
+    from credits.grants import GrantService
     from credits.ledger import Ledger
+    from credits.ports import LedgerStore, PaymentGateway, PurchaseStore
     from credits.purchases import PurchaseService
+    from credits.reconcile import Reconciler
 
-_services: dict[str, Any] = {}
+
+@dataclass
+class _Wiring:
+    ledger_store: LedgerStore | None = None
+    purchase_store: PurchaseStore | None = None
+    gateway: PaymentGateway | None = None
+    clock: Callable[[], float] | None = None
+    welcome: WelcomeGrant | None = None
+    welcome_set: bool = False
+    built: dict[str, Any] = field(default_factory=dict)
 
 
-def configure(**services: Any) -> None:
-    """Inject services (a Ledger, a PurchaseService, a gateway...) instead of building them from the env."""
-    _services.update(services)
+_wiring = _Wiring()
+
+
+def configure(
+    *,
+    ledger_store: LedgerStore | None = None,
+    purchase_store: PurchaseStore | None = None,
+    gateway: PaymentGateway | None = None,
+    clock: Callable[[], float] | None = None,
+    welcome: WelcomeGrant | bool | None = False,
+    ledger: Ledger | None = None,
+    grants: GrantService | None = None,
+    purchases: PurchaseService | None = None,
+    internal_access: InternalAccess | None = None,
+) -> None:
+    """Replace parts of the wiring (what is given), and forget services built from the old parts.
+
+    ``welcome``: a ``WelcomeGrant``, or None for none; left out (False) = from the environment.
+    """
+    global _wiring
+    w = _wiring
+    # A new wiring object: a snapshot taken before stays what it was.
+    _wiring = _Wiring(
+        ledger_store=ledger_store or w.ledger_store,
+        purchase_store=purchase_store or w.purchase_store,
+        gateway=gateway or w.gateway,
+        clock=clock or w.clock,
+        welcome=w.welcome if welcome is False else (welcome if not isinstance(welcome, bool) else None),
+        welcome_set=w.welcome_set or welcome is not False,
+    )
+    named: dict[str, Any] = {"ledger": ledger, "grants": grants, "purchases": purchases,
+                             "internal_access": internal_access}
+    _wiring.built.update({name: service for name, service in named.items() if service is not None})
 
 
 def reset() -> None:
-    _services.clear()
+    global _wiring
+    _wiring = _Wiring()
+
+
+def _table() -> Any:
+    if "table" not in _wiring.built:
+        from credits.adapters.dynamo import Table
+        from credits.config import StoreConfig
+
+        cfg = StoreConfig.from_env()
+        _wiring.built["table"] = Table(cfg.table_name, endpoint_url=cfg.endpoint_url, region=cfg.region)
+    return _wiring.built["table"]
+
+
+def ledger_store() -> LedgerStore:
+    if _wiring.ledger_store is None:
+        from credits.adapters.dynamo_ledger import DynamoLedgerStore
+
+        _wiring.ledger_store = DynamoLedgerStore(_table())
+    return _wiring.ledger_store
+
+
+def purchase_store() -> PurchaseStore:
+    if _wiring.purchase_store is None:
+        from credits.adapters.dynamo_purchases import DynamoPurchaseStore
+
+        _wiring.purchase_store = DynamoPurchaseStore(_table())
+    return _wiring.purchase_store
+
+
+def engine() -> AccountEngine:
+    if "engine" not in _wiring.built:
+        import time
+
+        from credits.config import LedgerConfig
+        from credits.engine import AccountEngine, WelcomeGrant
+
+        welcome = _wiring.welcome
+        if not _wiring.welcome_set:
+            cfg = LedgerConfig.from_env()
+            welcome = WelcomeGrant(cfg.welcome_credits, cfg.welcome_days) if cfg.welcome_credits else None
+        _wiring.built["engine"] = AccountEngine(ledger_store(), _wiring.clock or time.time, welcome=welcome)
+    return _wiring.built["engine"]  # type: ignore[no-any-return]
+
+
+def _feature_price(feature_id: str) -> int | None:
+    # The catalog (and pydantic) load on the first consume by feature, not at every cold start.
+    from credits.catalog import load_catalog
+
+    return load_catalog().credits_per_unit(feature_id)
 
 
 def ledger() -> Ledger:
-    if "ledger" not in _services:
-        from credits.config import StoreConfig
-        from credits.dynamodb import DynamoLedgerStore
+    if "ledger" not in _wiring.built:
         from credits.ledger import Ledger
 
-        cfg = StoreConfig.from_env()
-        _services["ledger"] = Ledger(
-            DynamoLedgerStore(cfg.table_name, endpoint_url=cfg.endpoint_url, region=cfg.region)
-        )
-    return _services["ledger"]  # type: ignore[no-any-return]
+        _wiring.built["ledger"] = Ledger(engine(), _feature_price)
+    return _wiring.built["ledger"]  # type: ignore[no-any-return]
+
+
+def grants() -> GrantService:
+    if "grants" not in _wiring.built:
+        from credits.grants import GrantService
+
+        _wiring.built["grants"] = GrantService(engine())
+    return _wiring.built["grants"]  # type: ignore[no-any-return]
 
 
 def purchases(*, receives_webhooks: bool = False) -> PurchaseService:
-    """The purchase service; the webhook function asks with ``receives_webhooks=True`` at cold start."""
-    if "purchases" not in _services:
-        from credits.purchases import build_purchase_service
+    """The purchase service; the webhook function asks with ``receives_webhooks=True`` at cold start, which reads and
+    checks the signing secret then (a missing, malformed or placeholder secret stops the cold start)."""
+    if "purchases" not in _wiring.built:
+        from credits.purchases_wiring import build_purchase_service
 
-        _services["purchases"] = build_purchase_service(
-            ledger(), _services.get("gateway"), receives_webhooks=receives_webhooks
+        _wiring.built["purchases"] = build_purchase_service(
+            grants(), purchase_store(), _wiring.gateway, receives_webhooks=receives_webhooks,
+            clock=_wiring.clock,
         )
     elif receives_webhooks:
-        from credits.config import StripeConfig
+        from credits.purchases_wiring import check_webhook_secret
 
-        StripeConfig.from_env().require_webhook_secret_source()
-    return _services["purchases"]  # type: ignore[no-any-return]
+        check_webhook_secret()
+    return _wiring.built["purchases"]  # type: ignore[no-any-return]
+
+
+def reconciler() -> Reconciler:
+    if "reconciler" not in _wiring.built:
+        import time
+
+        from credits.config import StripeConfig
+        from credits.reconcile import Reconciler
+
+        _wiring.built["reconciler"] = Reconciler(
+            purchases(), lookback_hours=StripeConfig.from_env().reconcile_lookback_hours,
+            clock=_wiring.clock or time.time,
+        )
+    return _wiring.built["reconciler"]  # type: ignore[no-any-return]
+
+
+def snapshot() -> object:
+    """The current wiring, to hand back to ``restore`` (tests that rewire temporarily)."""
+    return _wiring
+
+
+def restore(saved: object) -> None:
+    global _wiring
+    assert isinstance(saved, _Wiring)
+    _wiring = saved
+
+
+def internal_access() -> InternalAccess:
+    """Who may call /internal/ routes (INTERNAL_PRINCIPALS), parsed once; internal handlers ask at cold start."""
+    if "internal_access" not in _wiring.built:
+        from credits.config import InternalAccess
+
+        _wiring.built["internal_access"] = InternalAccess.from_env()
+    return _wiring.built["internal_access"]  # type: ignore[no-any-return]
+
+
+@contextmanager
+def override(**services: Any) -> Iterator[None]:
+    """``configure`` for the duration of a block, then the previous wiring again (tests inject failing services)."""
+    saved = snapshot()
+    configure(**services)
+    try:
+        yield
+    finally:
+        restore(saved)

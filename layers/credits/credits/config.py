@@ -6,6 +6,7 @@ Only what can safely be defaulted has a default; a missing required setting rais
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -21,6 +22,55 @@ ENV_STRIPE_WEBHOOK_SECRET_PARAM = "STRIPE_WEBHOOK_SECRET_PARAM"
 ENV_STRIPE_API_BASE = "STRIPE_API_BASE"
 ENV_DASHBOARD_URL = "DASHBOARD_URL"
 ENV_RECONCILE_LOOKBACK_HOURS = "RECONCILE_LOOKBACK_HOURS"
+ENV_WELCOME_CREDITS = "WELCOME_CREDITS"
+ENV_WELCOME_CREDITS_DAYS = "WELCOME_CREDITS_DAYS"
+
+# Secret shapes (refused at cold start otherwise, with the setting's name; never the value).
+_STRIPE_SECRET_KEY = re.compile(r"^(sk|rk)_(test|live)_[A-Za-z0-9]{24,}$")
+_STRIPE_WEBHOOK_SECRET = re.compile(r"^whsec_[A-Za-z0-9_]{24,}$")
+
+
+def check_stripe_secret_key(value: str, setting: str) -> str:
+    if "placeholder" in value.lower() or not _STRIPE_SECRET_KEY.fullmatch(value):
+        raise ConfigError(f"{setting} is not a Stripe secret key (sk_/rk_ test or live, 24+ letters or digits)")
+    return value
+
+
+def check_stripe_webhook_secret(value: str, setting: str) -> str:
+    if "placeholder" in value.lower() or not _STRIPE_WEBHOOK_SECRET.fullmatch(value):
+        raise ConfigError(f"{setting} is not a Stripe webhook signing secret (whsec_ and 24+ characters)")
+    return value
+
+
+def _int_setting(env: Mapping[str, str], name: str, low: int, high: int) -> int | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ConfigError(f"{name} must be an integer from {low} to {high}")
+    return int(raw)
+
+
+@dataclass(frozen=True)
+class LedgerConfig:
+    """Ledger behaviour the operator chooses: the welcome grant (``WELCOME_CREDITS`` unset or 0 = none)."""
+
+    welcome_credits: int
+    welcome_days: int | None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> LedgerConfig:
+        env = os.environ if env is None else env
+        return cls(
+            welcome_credits=_int_setting(env, ENV_WELCOME_CREDITS, 0, 1_000_000_000) or 0,
+            welcome_days=_int_setting(env, ENV_WELCOME_CREDITS_DAYS, 1, 3650),
+        )
+ENV_INTERNAL_PRINCIPALS = "INTERNAL_PRINCIPALS"  # comma-separated IAM role/user ARNs allowed on /internal/ routes
+
+# arn:<partition>:iam::<account>:role/<path/>Name or user/<path/>Name (what the allowlist may hold), and the STS form
+# API Gateway reports for a caller using a role: arn:<partition>:sts::<account>:assumed-role/<Name>/<session>.
+_IAM_ARN = re.compile(r"arn:(aws[a-z-]*):iam::(\d{12}):(role|user)/(?:[\w+=,.@-]+/)*([\w+=,.@-]+)", re.ASCII)
+_ASSUMED_ROLE_ARN = re.compile(r"arn:(aws[a-z-]*):sts::(\d{12}):assumed-role/([\w+=,.@-]+)/[\w+=,.@-]+", re.ASCII)
 
 
 def _required(env: Mapping[str, str], name: str) -> str:
@@ -87,3 +137,51 @@ class StripeConfig:
         if not self.dashboard_url:
             raise ConfigError(f"environment variable {ENV_DASHBOARD_URL} must be set")
         return self.dashboard_url
+
+
+def principal_key(arn: str) -> str | None:
+    """The identity an IAM ARN names, as ``arn:<partition>:iam::<account>:role|user/<Name>``; None if not one.
+
+    An assumed-role session (``arn:aws:sts::1:assumed-role/Worker/i-0abc``) is the role ``arn:aws:iam::1:role/Worker``.
+    The path is dropped on both sides: a role's session ARN never carries its path, and IAM names are unique per
+    account whatever their path, so ``role/jobs/Worker`` and ``role/Worker`` can only be the same role.
+    """
+    arn = arn.strip()
+    if m := _ASSUMED_ROLE_ARN.fullmatch(arn):
+        return f"arn:{m[1]}:iam::{m[2]}:role/{m[3]}"
+    if m := _IAM_ARN.fullmatch(arn):
+        return f"arn:{m[1]}:iam::{m[2]}:{m[3]}/{m[4]}"
+    return None
+
+
+@dataclass(frozen=True)
+class InternalAccess:
+    """Who may call the /internal/ routes: IAM roles and users listed in INTERNAL_PRINCIPALS (template parameter).
+
+    API Gateway's IAM authorizer lets in any principal of the account whose policy allows execute-api:Invoke, and
+    HTTP APIs have no resource policy to narrow that, so the function checks the caller itself. An empty list
+    refuses every internal call: the secure default until the operator names its backend roles.
+    """
+
+    principals: frozenset[str]
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> InternalAccess:
+        env = os.environ if env is None else env
+        keys = set()
+        for item in (env.get(ENV_INTERNAL_PRINCIPALS) or "").split(","):
+            item = item.strip()
+            if not item:
+                continue
+            key = principal_key(item) if ":iam::" in item else None  # an sts session ARN is not an identity to list
+            if key is None:
+                raise ConfigError(
+                    f"{ENV_INTERNAL_PRINCIPALS} must list IAM role or user ARNs (arn:aws:iam::<account>:role/<name>),"
+                    f" got {item[:80]!r}"
+                )
+            keys.add(key)
+        return cls(principals=frozenset(keys))
+
+    def allows(self, caller_arn: str | None) -> bool:
+        key = principal_key(caller_arn) if caller_arn else None
+        return key is not None and key in self.principals

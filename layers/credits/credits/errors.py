@@ -30,9 +30,21 @@ class UnknownBundle(CreditsError):
     code = "unknown_bundle"
 
 
+class UnknownFeature(CreditsError):
+    status = 400
+    code = "unknown_feature"
+
+
 class Unauthorized(CreditsError):
     status = 401
     code = "unauthorized"
+
+
+class Forbidden(CreditsError):
+    """Authenticated, but not allowed here (an IAM caller missing from INTERNAL_PRINCIPALS)."""
+
+    status = 403
+    code = "forbidden"
 
 
 class InsufficientCredits(CreditsError):
@@ -67,6 +79,11 @@ class HoldNotPending(CreditsError):
 class HoldExpired(CreditsError):
     status = 409
     code = "hold_expired"
+
+
+class GrantNotActive(CreditsError):
+    status = 409
+    code = "grant_not_active"
 
 
 class PayloadTooLarge(CreditsError):

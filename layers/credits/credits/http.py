@@ -1,7 +1,9 @@
 """HTTP edge shared by every handler: the resolver with error mapping, body/query parsing, caller identity.
 
 Every failure leaves as the contract's envelope ``{"error": {"code", "message"}}``; unexpected exceptions are
-logged with their stack trace and answered with a generic 500 that carries neither trace nor data.
+logged with their stack trace, counted (metric ``UnhandledErrors``, alarmed: the handler returns normally, so Lambda
+records no error) and answered with a generic 500 that carries neither trace nor data. Every handler therefore needs
+``@metrics.log_metrics``, which flushes that count.
 """
 
 from __future__ import annotations
@@ -13,8 +15,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
-from credits.errors import CreditsError, InvalidRequest, NotFound, PayloadTooLarge, Unauthorized
+from credits.claims import claims_problem
+from credits.errors import CreditsError, Forbidden, InvalidRequest, NotFound, PayloadTooLarge, Unauthorized
 from credits.models import MAX_IDEMPOTENCY_KEY
+from credits.observability import count, metrics
+
+UNHANDLED_ERRORS_METRIC = "UnhandledErrors"
 
 MAX_BODY_BYTES = 64 * 1024
 JSON = "application/json"
@@ -22,6 +28,8 @@ M = TypeVar("M", bound="BaseModel")
 
 if TYPE_CHECKING:  # pydantic is imported by the routes that parse input, not at every cold start
     from pydantic import BaseModel, ValidationError
+
+    from credits.config import InternalAccess
 
 logger = Logger(service="credits")
 
@@ -55,7 +63,10 @@ def create_app() -> APIGatewayHttpResolver:
 
     @app.exception_handler(Exception)
     def _unexpected(exc: Exception) -> Response[str]:
-        logger.exception("unhandled error")
+        route = app.current_event.route_key if app.current_event else None
+        logger.exception("unhandled error", extra={"route": route})
+        metrics.add_metadata(key="route", value=route or "")
+        count(UNHANDLED_ERRORS_METRIC)
         return json_response(500, {"error": {"code": "internal_error", "message": "Internal error; please retry."}})
 
     return app
@@ -70,13 +81,36 @@ def describe_validation_error(exc: ValidationError) -> str:
 
 
 def current_user(app: APIGatewayHttpResolver) -> str:
-    """The caller is the verified JWT's ``sub`` (API Gateway's authorizer put it there), never a body field."""
+    """The caller is the verified JWT's ``sub`` (API Gateway's authorizer put it there), never a body field.
+
+    API Gateway checked the signature and expiry; the claims' shape is checked here too (credits.claims), so an
+    ill-formed ``sub`` or ``exp`` is a 401, never a 500 further down.
+    """
     authorizer = app.current_event.request_context.authorizer
     claims = (authorizer.jwt_claim if authorizer else None) or {}
-    sub = claims.get("sub")
-    if not isinstance(sub, str) or not sub or len(sub) > 256:
+    if not claims:
         raise Unauthorized("A valid bearer token is required.")
-    return sub
+    problem = claims_problem(claims, as_text=True)  # API Gateway passes every claim as text
+    if problem:
+        raise Unauthorized(f"A valid bearer token is required: {problem}.")
+    return str(claims["sub"])
+
+
+def internal_caller(app: APIGatewayHttpResolver, access: InternalAccess | None = None) -> str:
+    """The IAM caller of an /internal/ route (its ARN as API Gateway verified it), if INTERNAL_PRINCIPALS lists it.
+
+    Raises Forbidden (403) for any other caller, and for every caller while the list is empty. An assumed-role
+    session counts as its role (credits.config.principal_key).
+    """
+    from credits import bootstrap
+
+    access = access or bootstrap.internal_access()
+    authorizer = app.current_event.request_context.authorizer
+    arn = (authorizer.iam.user_arn if authorizer and authorizer.iam else None) or None
+    if not access.allows(arn):
+        logger.warning("internal caller refused", extra={"caller": arn})
+        raise Forbidden("This IAM principal may not call internal routes (see InternalPrincipalArns).")
+    return str(arn)
 
 
 def current_claims(app: APIGatewayHttpResolver) -> dict[str, Any]:

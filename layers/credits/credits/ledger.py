@@ -1,23 +1,22 @@
-"""Ledger rules: spend, hold, capture, release, grant and adjust credits, idempotently, on top of the store.
+"""Ledger rules for spending: consume, hold, capture and release credits, idempotently; balance and history.
 
-The store enforces the invariants inside one DynamoDB transaction per movement; this module decides amounts,
-ids, times and idempotency, and hides expired holds from users (their credits are available again at once).
+Two paths (docs/ledger.md):
+- **fast**: a consume is one conditional write with no read (``LedgerStore.spend``); it adds to ``unallocated``.
+- **slow**: holds and everything else that touches grants go through ``AccountEngine.mutate`` (read, apply what is
+  due and the operation's rule, one conditional write).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-import time
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from credits.book import NEVER, Draft
 from credits.cursor import decode_cursor, encode_cursor
-from credits.dynamodb import AlreadyApplied, DynamoLedgerStore, _Insufficient
+from credits.engine import AccountEngine, Change, Idem, check_amount, idempotency
 from credits.errors import (
     HoldExpired,
     HoldNotPending,
@@ -25,14 +24,14 @@ from credits.errors import (
     InvalidRequest,
     NotFound,
     TransientStoreError,
+    UnknownFeature,
 )
-from credits.ids import iso, new_id
+from credits.ids import iso, iso_ms, new_id
+from credits.keys import pending_sk
 from credits.models import (
     DEFAULT_HOLD_TTL,
     MAX_AMOUNT,
     MAX_HOLD_TTL,
-    MAX_IDEMPOTENCY_KEY,
-    AdjustmentResult,
     Balance,
     ConsumeResult,
     Entry,
@@ -42,88 +41,118 @@ from credits.models import (
     HoldResolved,
 )
 from credits.observability import count
+from credits.ports import AlreadyApplied, HoldResolution, SpendRefused, SpendWrite
 
 logger = Logger(service="credits")
-
-
-def request_hash(payload: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-
-
-def _idempotency(operation: str, key: str | None, payload: dict[str, Any]) -> tuple[str, str, str] | None:
-    if key is None:
-        return None
-    if not key or len(key) > MAX_IDEMPOTENCY_KEY:
-        raise InvalidRequest(f"Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} characters.")
-    # Keys are user-chosen strings of any alphabet; hashing bounds the sort key and keeps it printable.
-    return operation, hashlib.sha256(key.encode()).hexdigest(), request_hash(payload)
-
-
-def _check_amount(amount: int, *, allow_zero: bool = False) -> None:
-    low = 0 if allow_zero else 1
-    if isinstance(amount, bool) or not isinstance(amount, int) or not low <= amount <= MAX_AMOUNT:
-        raise InvalidRequest(f"amount must be an integer from {low} to {MAX_AMOUNT}.")
+FeaturePrice = Callable[[str], int | None]
+MAX_SPEND_ATTEMPTS = 8
 
 
 class Ledger:
-    """Domain service. ``clock`` is injectable so expiry can be tested without sleeping."""
+    """Spending and reading credits. ``feature_price`` maps a feature id to its credits per unit (None = unknown)."""
 
-    def __init__(self, store: DynamoLedgerStore, clock: Callable[[], float] = time.time) -> None:
-        self.store = store
-        self.clock = clock
+    def __init__(self, engine: AccountEngine, feature_price: FeaturePrice | None = None) -> None:
+        self.engine = engine
+        self.store = engine.store
+        self._feature_price = feature_price
 
     # --- reads ----------------------------------------------------------------------------------------------------
     def balance(self, user_id: str) -> Balance:
-        """The user's view: credits of pending holds past their expiry count as available already."""
-        raw = self.store.get_balance(user_id)
-        if raw.held <= 0:
-            return raw
-        expired = sum(amount for _, amount in self.store.expired_pending_holds(user_id, self.clock()))
-        if not expired:
-            return raw
-        return Balance(user_id, raw.available + expired, raw.held - expired, raw.updated_at)
-
-    def history(self, user_id: str, *, limit: int, cursor: str | None, entry_type: str | None) -> EntryPage:
-        after = decode_cursor(cursor, user_id=user_id, entry_type=entry_type) if cursor else None
-        items, next_sk = self.store.query_entries(user_id, entry_type, limit, after)
-        next_cursor = encode_cursor(next_sk, user_id=user_id, entry_type=entry_type) if next_sk else None
-        return EntryPage(items=items, next_cursor=next_cursor)
+        state, draft = self.engine.account(user_id)
+        return Balance(user_id, state.available, state.held, state.updated_at, draft.expiring())
 
     def get_hold(self, user_id: str, hold_id: str) -> Hold:
-        hold = self._load_hold(user_id, hold_id)
-        if hold.status == "pending" and hold.expires_epoch <= self.clock():
-            return replace(hold, status="expired")
+        self.engine.settled(user_id)  # a first request creates the welcome grant like any other
+        return self._visible(self._load_hold(user_id, hold_id))
+
+    def _visible(self, hold: Hold) -> Hold:
+        if hold.status == "pending" and hold.expires_epoch * 1000 <= self.engine.now_ms():
+            return Hold(**{**hold.__dict__, "status": "expired"})
         return hold
 
-    # --- spending -------------------------------------------------------------------------------------------------
+    # --- the fast path ----------------------------------------------------------------------------------------------
+    def price(
+        self, amount: int | None, feature: str | None, quantity: int | None
+    ) -> tuple[int, str | None, int | None]:
+        """The cost of a consume: an amount, or ``quantity x credits_per_unit`` of a feature of the price list."""
+        if (amount is None) == (feature is None):
+            raise InvalidRequest("Give exactly one of amount and feature.")
+        if amount is not None:
+            if quantity is not None:
+                raise InvalidRequest("quantity: only with feature.")
+            check_amount(amount)
+            return amount, None, None
+        assert feature is not None
+        qty = 1 if quantity is None else quantity
+        check_amount(qty, name="quantity")
+        unit = self._feature_price(feature) if self._feature_price else None
+        if unit is None:
+            raise UnknownFeature(f"Unknown feature {feature[:60]!r}; see GET /credits/features.")
+        cost = qty * unit
+        if cost > MAX_AMOUNT:
+            raise InvalidRequest(f"quantity: the cost ({cost} credits) is above {MAX_AMOUNT}.")
+        return cost, feature, qty
+
     def consume(
         self,
         user_id: str,
-        amount: int,
+        amount: int | None = None,
         description: str = "",
         idempotency_key: str | None = None,
         *,
+        feature: str | None = None,
+        quantity: int | None = None,
         idempotency_scope: str = "consume",
+        return_balance: bool = False,
     ) -> ConsumeResult:
-        """Spend credits. ``idempotency_scope`` keeps callers' key namespaces apart (user route vs services)."""
-        _check_amount(amount)
-        idem = _idempotency(idempotency_scope, idempotency_key, {"amount": amount, "description": description})
-        now = self.clock()
-        entry = Entry(new_id("tx", now), "usage", -amount, description or "Usage", iso(now), None)
-        result = {"transaction_id": entry.id, "amount": amount}
-        try:
-            self._with_expired_holds_released(
-                user_id,
-                lambda: self.store.post_entry(
-                    user_id, entry, require_available=amount, idempotency=idem, result=result, now=now
-                ),
-            )
-        except AlreadyApplied as replay:
-            return ConsumeResult(replay.result["transaction_id"], int(replay.result["amount"]),
-                                 self._balance_after_write(user_id), replayed=True)
-        count("CreditsConsumed", amount)
-        return ConsumeResult(entry.id, amount, self._balance_after_write(user_id))
+        """Spend credits: one conditional write, no read (unless something expired since the last write)."""
+        cost, feature, qty = self.price(amount, feature, quantity)
+        payload: dict[str, Any] = {"amount": cost} if feature is None else {"feature": feature, "quantity": qty}
+        payload["description"] = description
+        idem = idempotency(idempotency_scope, idempotency_key, payload)
+        created = False
+        for _ in range(MAX_SPEND_ATTEMPTS):
+            now_ms = self.engine.now_ms()
+            entry = Entry(new_id("tx", now_ms / 1000), "usage", -cost, description or "Usage", iso_ms(now_ms),
+                          None, feature=feature, quantity=qty)
+            result = {"transaction_id": entry.id, "amount": cost}
+            try:
+                self.store.spend(SpendWrite(user_id, cost, entry, now_ms, idem.write(result) if idem else None))
+            except AlreadyApplied as replay:
+                return ConsumeResult(replay.result["transaction_id"], int(replay.result["amount"]), True, feature,
+                                     qty, *self._maybe_balance(user_id, return_balance))
+            except SpendRefused as refused:
+                state = refused.state
+                if state is None or not (state.exists or state.legacy):
+                    if self.engine.welcome and not created:
+                        created = True
+                        self.engine.settled(user_id)
+                        continue
+                    count("InsufficientCreditRefusals")
+                    raise InsufficientCredits(0, cost) from None
+                if state.due(now_ms):
+                    self.engine.settled(user_id)
+                    continue
+                count("InsufficientCreditRefusals")
+                raise InsufficientCredits(state.available, cost) from None
+            count("CreditsConsumed", cost)
+            return ConsumeResult(entry.id, cost, False, feature, qty, *self._maybe_balance(user_id, return_balance))
+        raise TransientStoreError("The ledger is busy; please retry.")
 
+    def _maybe_balance(self, user_id: str, wanted: bool) -> tuple[Balance | None, bool]:
+        """The balance for a response once the write committed; None (not an error) if it cannot be read now.
+
+        Failing the request here would tell the client its spend did not happen when it did.
+        """
+        if not wanted:
+            return None, False
+        try:
+            return self.balance(user_id), True
+        except TransientStoreError:
+            logger.warning("balance unreadable after a committed write", extra={"user_id": user_id})
+            return None, True
+
+    # --- holds ------------------------------------------------------------------------------------------------------
     def place_hold(
         self,
         user_id: str,
@@ -132,136 +161,130 @@ class Ledger:
         description: str = "",
         idempotency_key: str | None = None,
     ) -> HoldPlaced:
-        _check_amount(amount)
-        if not 1 <= ttl_seconds <= MAX_HOLD_TTL:
-            raise InvalidRequest(f"ttl_seconds must be from 1 to {MAX_HOLD_TTL}.")
-        payload = {"amount": amount, "ttl_seconds": ttl_seconds, "description": description}
-        idem = _idempotency("hold", idempotency_key, payload)
-        now = self.clock()
-        expires = math.ceil(now + ttl_seconds)
-        hold = Hold(new_id("hold", now), user_id, amount, "pending", iso(expires), expires, iso(now), description)
-        result = {"hold_id": hold.hold_id, "amount": amount, "expires_at": hold.expires_at}
-        try:
-            self._with_expired_holds_released(
-                user_id, lambda: self.store.place_hold(hold, idempotency=idem, result=result, now=now)
-            )
-        except AlreadyApplied as replay:
-            stored = self._load_hold(user_id, replay.result["hold_id"])
-            return HoldPlaced(stored, self._balance_after_write(user_id), replayed=True)
-        return HoldPlaced(hold, self._balance_after_write(user_id))
+        check_amount(amount)
+        if isinstance(ttl_seconds, bool) or not isinstance(ttl_seconds, int) or not 1 <= ttl_seconds <= MAX_HOLD_TTL:
+            raise InvalidRequest(f"ttl_seconds must be an integer from 1 to {MAX_HOLD_TTL}.")
+        idem = idempotency("hold", idempotency_key,
+                           {"amount": amount, "ttl_seconds": ttl_seconds, "description": description})
+        replay = self.engine.replayed(user_id, idem)
+        if replay is not None:
+            return self._hold_replay(user_id, replay)
 
-    def capture_hold(self, user_id: str, hold_id: str, amount: int | None = None) -> HoldResolved:
+        def op(draft: Draft) -> Change[Hold]:
+            if draft.available < amount:
+                count("InsufficientCreditRefusals")
+                raise InsufficientCredits(draft.available, amount)
+            now_ms = draft.now_ms
+            expires = math.ceil(now_ms / 1000 + ttl_seconds)
+            # A new marker must sort above the settled watermark (clocks of two writers may differ by a little).
+            expires = max(expires, _epoch_of_marker(draft.hold_watermark) + 1)
+            hold_id = new_id("hold", now_ms / 1000)
+            allocation = draft.take_for_hold(amount)
+            draft.next_hold_ms = min(draft.next_hold_ms if draft.next_hold_ms is not None else NEVER, expires * 1000)
+            hold = Hold(hold_id, user_id, amount, "pending", iso(expires), expires, iso_ms(now_ms), description,
+                        allocation=allocation)
+            result = {"hold_id": hold_id, "amount": amount, "expires_at": hold.expires_at}
+            return Change(hold, new_hold=hold, idempotency=idem.write(result) if idem else None)
+
+        try:
+            hold, after = self.engine.mutate(user_id, op)
+        except AlreadyApplied as replay_:
+            return self._hold_replay(user_id, replay_.result)
+        return HoldPlaced(hold, after.available)
+
+    def _hold_replay(self, user_id: str, result: dict[str, Any]) -> HoldPlaced:
+        hold = self._visible(self._load_hold(user_id, result["hold_id"]))
+        return HoldPlaced(hold, self._available_now(user_id), replayed=True)
+
+    def _available_now(self, user_id: str) -> int | None:
+        try:
+            return self.balance(user_id).available
+        except TransientStoreError:
+            return None
+
+    def capture_hold(
+        self, user_id: str, hold_id: str, amount: int | None = None, idempotency_key: str | None = None
+    ) -> HoldResolved:
         hold = self._load_hold(user_id, hold_id)
-        now = self.clock()
-        self._refuse_if_expired(hold, now)
         captured = hold.amount if amount is None else amount
-        _check_amount(captured, allow_zero=True)
+        check_amount(captured, allow_zero=True)
+        idem = idempotency("capture", idempotency_key, {"hold_id": hold_id, "amount": captured})
+        replay = self.engine.replayed(user_id, idem)
+        if replay is not None:
+            return self._resolved_replay(user_id, replay)
         if captured > hold.amount:
             raise InvalidRequest(f"amount must not exceed the hold's {hold.amount} credits.")
-        entry = None
-        if captured:
-            description = hold.description or "Usage (captured hold)"
-            entry = Entry(new_id("tx", now), "usage", -captured, description, iso(now), hold.hold_id)
-        self._resolve(hold, "captured", captured, entry, now)
-        return HoldResolved(hold.hold_id, "captured", captured, hold.amount - captured,
-                            self._balance_after_write(user_id), entry.id if entry else None)
+        return self._resolve(user_id, hold, "captured", captured, idem)
 
-    def release_hold(self, user_id: str, hold_id: str) -> HoldResolved:
+    def release_hold(self, user_id: str, hold_id: str, idempotency_key: str | None = None) -> HoldResolved:
         hold = self._load_hold(user_id, hold_id)
-        now = self.clock()
-        self._refuse_if_expired(hold, now)
-        self._resolve(hold, "released", 0, None, now)
-        return HoldResolved(hold.hold_id, "released", 0, hold.amount, self._balance_after_write(user_id))
+        idem = idempotency("release", idempotency_key, {"hold_id": hold_id})
+        replay = self.engine.replayed(user_id, idem)
+        if replay is not None:
+            return self._resolved_replay(user_id, replay)
+        return self._resolve(user_id, hold, "released", 0, idem)
 
-    def expire_holds(self, user_id: str) -> int:
-        """Settle this user's pending holds past expiry (credits back to available). Returns how many."""
-        now = self.clock()
-        return sum(self._expire(user_id, hold_id, now) for hold_id, _ in self.store.expired_pending_holds(user_id, now))
+    def _resolved_replay(self, user_id: str, result: dict[str, Any]) -> HoldResolved:
+        return HoldResolved(result["hold_id"], result["status"], int(result["captured"]), int(result["released"]),
+                            self._balance_or_none(user_id), result.get("transaction_id"), replayed=True)
 
-    def sweep_expired_holds(self) -> int:
-        """Scheduled tidy-up across all users; users already see these credits as available."""
-        now = self.clock()
-        return sum(self._expire(user, hold_id, now) for user, hold_id in self.store.expired_holds_all_users(now))
-
-    def _expire(self, user_id: str, hold_id: str, now: float) -> int:
-        try:
-            self._resolve(self._load_hold(user_id, hold_id), "expired", 0, None, now)
-        except (NotFound, HoldExpired, HoldNotPending):
-            return 0  # another caller settled it first
-        return 1
-
-    # --- credits in -----------------------------------------------------------------------------------------------
-    def adjust(
-        self, user_id: str, amount: int, reason: str, idempotency_key: str, entry_type: str = "adjustment"
-    ) -> AdjustmentResult:
-        """Admin grant (+) or correction (-), idempotent by key; a correction never takes available below zero."""
-        if amount == 0 or abs(amount) > MAX_AMOUNT:
-            raise InvalidRequest(f"amount must be non-zero and at most {MAX_AMOUNT} in absolute value.")
-        if not reason.strip():
-            raise InvalidRequest("reason is required for an adjustment.")
-        idem = _idempotency("adjust", idempotency_key, {"amount": amount, "reason": reason})
-        now = self.clock()
-        entry = Entry(new_id("adj", now), entry_type, amount, reason, iso(now), None)
-        try:
-            self.store.post_entry(
-                user_id,
-                entry,
-                require_available=-amount if amount < 0 else None,
-                idempotency=idem,
-                result={"transaction_id": entry.id, "amount": amount},
-                now=now,
-            )
-        except AlreadyApplied as replay:
-            return AdjustmentResult(replay.result["transaction_id"], int(replay.result["amount"]),
-                                    self.balance(user_id), replayed=True)
-        return AdjustmentResult(entry.id, amount, self.balance(user_id))
-
-    # --- internals ------------------------------------------------------------------------------------------------
-    def _balance_after_write(self, user_id: str) -> Balance | None:
-        """The balance for a response once the write committed; None (not an error) if it cannot be read now.
-
-        Failing the request here would tell the client its spend did not happen when it did.
-        """
+    def _balance_or_none(self, user_id: str) -> Balance | None:
         try:
             return self.balance(user_id)
         except TransientStoreError:
-            logger.warning("balance unreadable after a committed write", extra={"user_id": user_id})
             return None
 
-    def _with_expired_holds_released(self, user_id: str, write: Callable[[], None]) -> None:
-        """Try the write; if it lacks credits while holds are outstanding, settle expired holds and try once more.
+    def _resolve(self, user_id: str, hold: Hold, status: str, captured: int, idem: Idem | None) -> HoldResolved:
+        def op(draft: Draft) -> Change[str | None]:
+            now_ms = draft.now_ms
+            if hold.status == "expired" or (hold.status == "pending" and (
+                    hold.expires_epoch * 1000 <= now_ms or _marker_key(hold) <= draft.hold_watermark)):
+                raise HoldExpired(f"Hold {hold.hold_id} expired at {hold.expires_at}.")
+            if hold.status != "pending":
+                raise HoldNotPending(f"Hold {hold.hold_id} is already {hold.status}.")
+            entry_id = None
+            if captured:
+                entry = Entry(new_id("tx", now_ms / 1000), "usage", -captured,
+                              hold.description or "Usage (captured hold)", iso_ms(now_ms), hold.hold_id,
+                              extra={"hold_id": hold.hold_id})
+                draft.add_entry(entry)
+                entry_id = entry.id
+            draft.resolve_hold(hold.allocation, hold.amount, captured)
+            result = {"hold_id": hold.hold_id, "status": status, "captured": captured,
+                      "released": hold.amount - captured, "transaction_id": entry_id}
+            resolution = HoldResolution(hold, status, captured, hold.amount - captured, now_ms, iso_ms(now_ms))
+            return Change(entry_id, resolve_hold=resolution, idempotency=idem.write(result) if idem else None)
 
-        Keeps the hot path at one request while making expired holds' credits spendable without a sweeper.
-        """
         try:
-            write()
-        except _Insufficient as exc:
-            if exc.old.held <= 0 or not self.expire_holds(user_id):
-                count("InsufficientCreditRefusals")
-                raise InsufficientCredits(exc.available, exc.required) from exc
-            try:
-                write()
-            except _Insufficient as again:
-                count("InsufficientCreditRefusals")
-                raise InsufficientCredits(again.available, again.required) from again
+            entry_id, _ = self.engine.mutate(user_id, op)
+        except AlreadyApplied as replay:
+            return self._resolved_replay(user_id, replay.result)
+        if captured:
+            count("CreditsConsumed", captured)
+        return HoldResolved(hold.hold_id, status, captured, hold.amount - captured, self._balance_or_none(user_id),
+                            entry_id)
 
     def _load_hold(self, user_id: str, hold_id: str) -> Hold:
         if not hold_id or len(hold_id) > 64:
-            raise NotFound(f"No hold {hold_id!r}.")
+            raise NotFound(f"No hold {hold_id[:64]!r}.")
         return self.store.get_hold(user_id, hold_id)
 
-    def _refuse_if_expired(self, hold: Hold, now: float) -> None:
-        if hold.status == "expired":
-            raise HoldExpired(f"Hold {hold.hold_id} expired at {hold.expires_at}.")
-        if hold.status != "pending":
-            raise HoldNotPending(f"Hold {hold.hold_id} is already {hold.status}.")
-        if hold.expires_epoch <= now:
-            # Tidy up while we are here; the user-visible state is "expired" either way.
-            try:
-                self._resolve(hold, "expired", 0, None, now)
-            except (HoldExpired, HoldNotPending):
-                pass  # settled concurrently
-            raise HoldExpired(f"Hold {hold.hold_id} expired at {hold.expires_at}.")
+    # --- grants -----------------------------------------------------------------------------------------------------
 
-    def _resolve(self, hold: Hold, status: str, captured: int, entry: Entry | None, now: float) -> None:
-        self.store.resolve_hold(hold, status=status, captured=captured, entry=entry, now=now, now_iso=iso(now))
+    def history(self, user_id: str, *, limit: int, cursor: str | None, entry_type: str | None) -> EntryPage:
+        """One page of entries, newest first; expiries that are due are recorded first, so they are in it."""
+        after = decode_cursor(cursor, user_id=user_id, entry_type=entry_type) if cursor else None
+        self.engine.settled(user_id)
+        items, next_sk = self.store.query_entries(user_id, entry_type, limit, after)
+        next_cursor = encode_cursor(next_sk, user_id=user_id, entry_type=entry_type) if next_sk else None
+        return EntryPage(items=items, next_cursor=next_cursor)
+
+
+def _marker_key(hold: Hold) -> str:
+    return pending_sk(hold.expires_epoch, hold.hold_id)
+
+
+def _epoch_of_marker(sort_key: str) -> int:
+    # "PENDING#<12-digit epoch>#<hold id>"; "" (nothing settled yet) is epoch 0.
+    parts = sort_key.split("#")
+    return int(parts[1]) if len(parts) >= 3 and parts[1].isdigit() else 0

@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 # Limits of the contract, shared by request validation (api.py) and the domain's own checks (ledger.py).
 MAX_AMOUNT = 1_000_000_000
 MAX_IDEMPOTENCY_KEY = 255
+MAX_DESCRIPTION = 200
 DEFAULT_HOLD_TTL = 300
 MAX_HOLD_TTL = 86_400
+MIN_PRIORITY, MAX_PRIORITY, DEFAULT_PRIORITY = 0, 100, 50
+MAX_GRANT_DAYS = 3650
 
-EntryType = Literal["purchase", "usage", "refund", "adjustment"]
+EntryType = Literal["purchase", "usage", "refund", "adjustment", "grant", "expiry", "void", "restore"]
+ENTRY_TYPES: tuple[str, ...] = ("purchase", "usage", "refund", "adjustment", "grant", "expiry", "void", "restore")
 HoldStatus = Literal["pending", "captured", "released", "expired"]
 PurchaseStatus = Literal["pending", "fulfilled", "failed", "expired", "refunded"]
+GrantCategory = Literal["paid", "promotional"]
+GrantSource = Literal["purchase", "grant", "welcome", "adjustment", "migration"]
+GrantStatus = Literal["active", "depleted", "expired", "voided"]
+
+
+@dataclass(frozen=True)
+class Expiring:
+    amount: int
+    at: str
 
 
 @dataclass(frozen=True)
@@ -22,6 +35,7 @@ class Balance:
     available: int
     held: int
     updated_at: str | None
+    expiring: Expiring | None = None
 
     @property
     def balance(self) -> int:
@@ -34,20 +48,47 @@ class Balance:
             "held": self.held,
             "available": self.available,
             "updated_at": self.updated_at,
+            "expiring": {"amount": self.expiring.amount, "at": self.expiring.at} if self.expiring else None,
         }
 
 
 @dataclass(frozen=True)
 class Entry:
+    """One immutable ledger line. ``amount`` is signed: + adds credits to the balance, - removes them.
+
+    ``extra`` carries what downstream consumers need and the API may show (hold_id, session_id, payment_intent,
+    total_clawed_back, recharge_id); it never changes the entry's meaning.
+    """
+
     id: str
     type: str
     amount: int
     description: str
     created_at: str
     reference: str | None = None
+    grant_id: str | None = None
+    feature: str | None = None
+    quantity: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data: dict[str, Any] = {
+            "id": self.id,
+            "type": self.type,
+            "amount": self.amount,
+            "description": self.description,
+            "created_at": self.created_at,
+            "reference": self.reference,
+        }
+        if self.grant_id is not None:
+            data["grant_id"] = self.grant_id
+        if self.feature is not None:
+            data["feature"] = self.feature
+            data["quantity"] = self.quantity
+        for key in ("hold_id", "session_id", "payment_intent", "total_clawed_back"):
+            if self.extra.get(key) is not None:
+                data[key] = self.extra[key]
+        return data
 
 
 @dataclass(frozen=True)
@@ -69,12 +110,57 @@ class Hold:
     captured: int | None = None
     released: int | None = None
     resolved_at: str | None = None
+    # Which grants the held credits came from, in spend order; None for holds placed before grants existed
+    # (they belong to the migration grant).
+    allocation: tuple[tuple[str, int], ...] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.pop("expires_epoch")
-        data.pop("user_id")
+        data: dict[str, Any] = {
+            "hold_id": self.hold_id,
+            "amount": self.amount,
+            "status": self.status,
+            "expires_at": self.expires_at,
+            "created_at": self.created_at,
+            "description": self.description,
+            "captured": self.captured,
+            "released": self.released,
+            "resolved_at": self.resolved_at,
+        }
         return {k: v for k, v in data.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A credit lot as the API shows it. ``amount + restored = remaining + spent + held + expired + voided +
+    clawed_back + repaid_debt`` always holds."""
+
+    grant_id: str
+    category: str
+    source: str
+    amount: int
+    remaining: int
+    priority: int
+    expires_at: str | None
+    created_at: str
+    status: str
+    description: str
+    reference: str | None
+    spent: int
+    held: int
+    expired: int
+    voided: int
+    clawed_back: int
+    repaid_debt: int
+    restored: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class GrantPage:
+    grants: list[Grant]
+    next_cursor: str | None
 
 
 def _totals(balance: Balance | None) -> dict[str, int | None]:
@@ -88,27 +174,34 @@ def _totals(balance: Balance | None) -> dict[str, int | None]:
 class ConsumeResult:
     transaction_id: str
     amount: int
-    balance: Balance | None
     replayed: bool = False
+    feature: str | None = None
+    quantity: int | None = None
+    # Only when the caller asked for it (return_balance); ``balance_read`` False means "not asked".
+    balance: Balance | None = None
+    balance_read: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {"transaction_id": self.transaction_id, "amount": self.amount, **_totals(self.balance)}
+        data: dict[str, Any] = {"transaction_id": self.transaction_id, "amount": self.amount,
+                                "replayed": self.replayed}
+        if self.feature is not None:
+            data["feature"] = self.feature
+            data["quantity"] = self.quantity
+        if self.balance_read:
+            data.update(_totals(self.balance))
+        return data
 
 
 @dataclass(frozen=True)
 class HoldPlaced:
     hold: Hold
-    balance: Balance | None
+    available: int | None
     replayed: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "hold_id": self.hold.hold_id,
-            "amount": self.hold.amount,
-            "status": "pending",
-            "expires_at": self.hold.expires_at,
-            "available": _totals(self.balance)["available"],
-        }
+        data = self.hold.to_dict()
+        data.update({"available": self.available, "replayed": self.replayed})
+        return data
 
 
 @dataclass(frozen=True)
@@ -119,12 +212,14 @@ class HoldResolved:
     released: int
     balance: Balance | None
     transaction_id: str | None = None
+    replayed: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "hold_id": self.hold_id,
             "status": self.status,
             "released": self.released,
+            "replayed": self.replayed,
             **_totals(self.balance),
         }
         if self.status == "captured":
@@ -133,7 +228,33 @@ class HoldResolved:
         return data
 
 
-AdjustmentResult = ConsumeResult  # same shape: an entry id, its amount, the balance after
+@dataclass(frozen=True)
+class GrantCreated:
+    grant: Grant
+    replayed: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.grant.to_dict(), "replayed": self.replayed}
+
+
+@dataclass(frozen=True)
+class GrantVoided:
+    grant: Grant
+    voided: int
+    replayed: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.grant.to_dict(), "voided": self.voided, "replayed": self.replayed}
+
+
+@dataclass(frozen=True)
+class AdjustmentResult:
+    transaction_id: str
+    amount: int
+    balance: Balance | None
+    grant_id: str | None = None
+    replayed: bool = False
+
 
 @dataclass(frozen=True)
 class Purchase:
@@ -150,6 +271,8 @@ class Purchase:
     refunded_amount: int = 0
     credits_clawed_back: int = 0
     mismatch: str | None = None
+    grant_id: str | None = None
+    expires_after_days: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -163,4 +286,5 @@ class Purchase:
             "fulfilled_at": self.fulfilled_at,
             "refunded_amount": self.refunded_amount,
             "credits_clawed_back": self.credits_clawed_back,
+            "grant_id": self.grant_id,
         }

@@ -1,8 +1,9 @@
-"""Money in: start Checkout for a catalog bundle, and turn verified Stripe events into ledger movements once.
+"""Money in: start Checkout for a catalog bundle, and turn Stripe's confirmed state into ledger movements once.
 
-Every event is handled by an idempotent path keyed by Stripe's own ids (checkout session, refund, dispute), so any
-number of deliveries, in any order, concurrently, move credits once. Verification comes before crediting: the
-amount, currency and bundle must match the server-side catalog, and an existing record must name the same user.
+Stripe's API, not a webhook payload, is the source of truth (guarantee 8, docs/ledger.md): a verified event only says
+*which* object to look at; the service retrieves that session (or payment intent, its refunds and disputes) from
+Stripe and acts on what Stripe answers. Every path is keyed by Stripe's own ids and is state-based, so any number of
+deliveries, in any order, concurrently, converge on the same ledger.
 """
 
 from __future__ import annotations
@@ -15,21 +16,41 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
-from credits.catalog import Bundle, Catalog, load_catalog
-from credits.dynamodb import PurchaseChanged, PurchaseMismatch
-from credits.errors import NotFound, TransientStoreError, UnknownBundle, WebhookSignatureInvalid
+from credits.book import LiveGrant
+from credits.catalog import Bundle, Catalog
+from credits.errors import NotFound, PaymentProviderError, TransientStoreError, UnknownBundle, WebhookSignatureInvalid
 from credits.ids import iso, new_id
-from credits.models import Entry, Purchase
+from credits.models import DEFAULT_PRIORITY, Purchase
 from credits.observability import count
+from credits.ports import PurchaseAlreadyFulfilled, PurchaseFulfil, PurchaseMismatch
 
 if TYPE_CHECKING:
-    from credits.ledger import Ledger
-    from credits.ports import PaymentGateway
+    from credits.grants import GrantService
+    from credits.ports import PaymentGateway, PurchaseStore
 
 logger = Logger(service="credits")
-CLAWBACK_ATTEMPTS = 5
-# A refund moves credits once its money has really gone back; pending ones are applied by refund.updated later.
-REFUND_APPLIES = ("succeeded",)
+# Exactly the events the service acts on (the webhook endpoint subscribes to these and nothing else).
+CHECKOUT_EVENTS = (
+    "checkout.session.completed",
+    "checkout.session.async_payment_succeeded",
+    "checkout.session.async_payment_failed",
+    "checkout.session.expired",
+)
+PAYMENT_EVENTS = (
+    "charge.refunded",
+    "refund.created",
+    "refund.updated",
+    "refund.failed",
+    "charge.dispute.created",
+    "charge.dispute.updated",
+    "charge.dispute.closed",
+    "charge.dispute.funds_withdrawn",
+    "charge.dispute.funds_reinstated",
+)
+RECHARGE_EVENTS = ("payment_intent.succeeded", "payment_intent.payment_failed")
+HANDLED_EVENTS = (*CHECKOUT_EVENTS, *PAYMENT_EVENTS, *RECHARGE_EVENTS)
+PAID = ("paid", "no_payment_required")
+MAX_CLIENT_REFERENCE = 200  # Stripe's limit on client_reference_id
 
 
 @dataclass(frozen=True)
@@ -38,26 +59,37 @@ class CheckoutStarted:
     url: str
 
 
+def client_reference(user_id: str) -> str:
+    """The user as Stripe's ``client_reference_id`` (at most 200 characters): the id itself when it fits, else a
+    digest of it. The user is also in metadata (500 characters) and in our purchase record."""
+    if len(user_id) <= MAX_CLIENT_REFERENCE:
+        return user_id
+    return "sha256_" + hashlib.sha256(user_id.encode()).hexdigest()
+
+
 class PurchaseService:
     def __init__(
         self,
-        ledger: Ledger,
+        grants: GrantService,
+        store: PurchaseStore,
         catalog: Catalog,
         gateway: Callable[[], PaymentGateway],
         *,
         dashboard_url: str,
         webhook_secret: Callable[[], str],
-        reconcile_lookback_hours: int = 72,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.reconcile_lookback_hours = reconcile_lookback_hours
-        self.ledger = ledger
-        self.store = ledger.store
+        self.grants = grants
+        self.store = store
         self.catalog = catalog
         self._gateway = gateway  # built lazily: the status route never needs Stripe
         self.dashboard_url = dashboard_url.rstrip("/")
         self._webhook_secret = webhook_secret
         self.clock = clock
+
+    @property
+    def gateway(self) -> PaymentGateway:
+        return self._gateway()
 
     # --- purchase ---------------------------------------------------------------------------------------------
     def start_checkout(
@@ -67,12 +99,13 @@ class PurchaseService:
         if bundle is None:
             known = ", ".join(b.id for b in self.catalog.bundles)
             raise UnknownBundle(f"Unknown bundle {bundle_id[:40]!r}; choose one of: {known}.")
+        self.grants.engine.ensure_user(user_id)
         stripe_key = None
         if idempotency_key:
             # Scoped to user and bundle, so one user's key can never replay another's session.
             raw = f"{user_id}\x00{bundle.id}\x00{idempotency_key}".encode()
             stripe_key = "credits-purchase-" + hashlib.sha256(raw).hexdigest()
-        session = self._gateway().create_checkout_session(
+        session = self.gateway.create_checkout_session(
             user_id=user_id,
             email=email,
             bundle=bundle,
@@ -80,15 +113,17 @@ class PurchaseService:
             cancel_url=f"{self.dashboard_url}/?canceled=true",
             idempotency_key=stripe_key,
         )
-        now = self.clock()
-        self.store.put_purchase(
-            Purchase(session.id, user_id, bundle.id, bundle.credits, bundle.unit_amount, bundle.currency,
-                     "pending", iso(now))
-        )
+        self.store.put_purchase(self._record(session.id, user_id, bundle, "pending"))
         logger.info("checkout started", extra={"session_id": session.id, "bundle": bundle.id})
         return CheckoutStarted(session.id, session.url)
 
+    def _record(self, session_id: str, user_id: str, bundle: Bundle, status: str) -> Purchase:
+        # What was sold, as the customer saw it: verification later compares Stripe's session with this record.
+        return Purchase(session_id, user_id, bundle.id, bundle.credits, bundle.unit_amount, bundle.currency, status,
+                        iso(self.clock()), expires_after_days=bundle.expires_after_days)
+
     def purchase_status(self, user_id: str, session_id: str) -> Purchase:
+        self.grants.engine.ensure_user(user_id)
         purchase = self.store.get_purchase(session_id) if 0 < len(session_id) <= 255 else None
         if purchase is None or purchase.user_id != user_id:
             raise NotFound(f"No purchase {session_id!r}.")  # another user's session looks like no session
@@ -101,86 +136,163 @@ class PurchaseService:
         return self.handle_event(event)
 
     def handle_event(self, event: dict[str, Any]) -> str:
-        kind = event.get("type", "")
-        obj = (event.get("data") or {}).get("object") or {}
-        log = {"event_id": event.get("id"), "event_type": kind, "object_id": obj.get("id")}
-        if kind == "checkout.session.completed":
-            outcome = self.fulfil(obj) if obj.get("payment_status") in ("paid", "no_payment_required") else (
-                self._record_pending(obj))
-        elif kind == "checkout.session.async_payment_succeeded":
-            outcome = self.fulfil(obj)
-        elif kind == "checkout.session.async_payment_failed":
-            outcome = self._mark(obj, "failed")
-        elif kind == "checkout.session.expired":
-            outcome = self._mark(obj, "expired")
-        elif kind == "charge.refunded":
-            outcome = self._refunds_for(obj.get("payment_intent"), obj.get("metadata") or {})
-        elif kind in ("refund.created", "refund.updated", "charge.refund.updated"):
-            outcome = self._refund(obj)
-        elif kind == "charge.dispute.created":
-            outcome = self._dispute(obj)
+        kind = event.get("type")
+        data = event.get("data")
+        obj = data.get("object") if isinstance(data, dict) else None
+        object_id = obj.get("id") if isinstance(obj, dict) else None
+        log = {"event_id": event.get("id"), "event_type": kind, "object_id": object_id}
+        if not isinstance(kind, str) or not isinstance(obj, dict) or not isinstance(object_id, str):
+            outcome = "ignored: malformed"
+        elif kind in CHECKOUT_EVENTS:
+            outcome = self.session_changed(object_id)
+        elif kind in PAYMENT_EVENTS:
+            outcome = self.payment_changed(_payment_intent_of(obj))
+        elif kind in RECHARGE_EVENTS:
+            outcome = "ignored: not a recharge"  # auto-recharge credits only the intents it started
         else:
-            outcome = "ignored"
-        if outcome == "duplicate":
+            outcome = "ignored: event type"
+        if outcome.startswith("ignored"):
+            count("WebhookIgnored")
+        elif outcome == "duplicate":
             count("WebhookDuplicates")
         logger.info("stripe event handled", extra={**log, "outcome": outcome})
         return outcome
 
+    def session_changed(self, session_id: str) -> str:
+        """Act on the session as Stripe's API reports it now (not on the event's copy)."""
+        session = self._retrieve(lambda: self.gateway.retrieve_checkout_session(session_id))
+        if session is None:
+            return "ignored: unknown to Stripe"
+        if not _is_ours(session):
+            return "ignored: not ours"
+        if session.get("status") == "complete" and session.get("payment_status") in PAID:
+            return self.fulfil(session)
+        if session.get("status") == "expired":
+            return self._mark(session_id, "expired")
+        if session.get("status") == "complete":
+            # Completed but unpaid: an async method pending (stays pending), or it failed.
+            failed = self._async_failed(session)
+            return self._mark(session_id, "failed") if failed else self._record_pending(session)
+        return "pending"
+
+    def _async_failed(self, session: dict[str, Any]) -> bool:
+        intent = session.get("payment_intent")
+        intent_id = intent.get("id") if isinstance(intent, dict) else intent
+        if not isinstance(intent_id, str):
+            return False
+        pi = self._retrieve(lambda: self.gateway.retrieve_payment_intent(intent_id))
+        return bool(pi) and pi.get("status") in ("requires_payment_method", "canceled")
+
     def fulfil(self, session: dict[str, Any]) -> str:
         """Credit a paid session once: 'fulfilled', 'duplicate', 'ignored' (not one of ours) or 'mismatch'
         (ours, but it does not verify: nothing credited, logged, alarmed)."""
+        record = self.store.get_purchase(str(session["id"]))
+        checked = self._verify_session(session, record)
+        if isinstance(checked, str):
+            return self._mismatch(session, checked)
+        purchase = checked
+        intent = session.get("payment_intent")
+        intent_id = intent.get("id") if isinstance(intent, dict) else intent
         now = self.clock()
-        purchase = self._checked_purchase(session, "fulfilled", now)
-        if isinstance(purchase, str):
-            return purchase
+        now_ms = int(now * 1000)
+        expires_ms = (now_ms + purchase.expires_after_days * 86_400_000) if purchase.expires_after_days else None
         bundle = self.catalog.get(purchase.bundle)
-        assert bundle is not None  # _checked_purchase found it
-        description = f"{bundle.name} bundle: {bundle.credits:,} credits"
-        entry = Entry(new_id("tx", now), "purchase", bundle.credits, description, iso(now), session["id"])
+        name = bundle.name if bundle else purchase.bundle
+        grant = LiveGrant(new_id("gr", now), "paid", "purchase", purchase.credits, DEFAULT_PRIORITY, expires_ms,
+                          now_ms, f"{name} bundle: {purchase.credits:,} credits", purchase.session_id)
+        purchase = Purchase(**{**purchase.__dict__, "grant_id": grant.id})
         try:
-            applied = self.store.fulfil_purchase(purchase, entry, session.get("payment_intent"))
+            self.grants.fulfil_purchase(
+                PurchaseFulfil(purchase, intent_id if isinstance(intent_id, str) else None), grant,
+                {"session_id": purchase.session_id, "payment_intent": intent_id},
+            )
+        except PurchaseAlreadyFulfilled:
+            return "duplicate"
         except PurchaseMismatch:
             return self._mismatch(session, "the purchase record names another user or bundle")
-        if applied:
-            count("CreditsPurchased", bundle.credits)
-            return "fulfilled"
-        return "duplicate"
+        count("CreditsPurchased", purchase.credits)
+        return "fulfilled"
 
-    def reconcile(self, lookback_hours: int | None = None) -> dict[str, Any]:
-        """Fulfil completed, paid sessions that no webhook fulfilled (lost or not yet delivered)."""
-        since = int(self.clock()) - (lookback_hours or self.reconcile_lookback_hours) * 3600
-        seen, fixed = 0, []
-        for session in self._gateway().list_completed_sessions(created_after=since):
-            if session.get("payment_status") not in ("paid", "no_payment_required"):
-                continue
-            if not _is_ours(session):
-                continue
-            seen += 1
-            existing = self.store.get_purchase(session["id"])
-            if existing is not None and (existing.fulfilled_at or existing.mismatch):
-                continue  # done, or already alarmed once and waiting for a person
-            if self.fulfil(session) == "fulfilled":
-                fixed.append(session["id"])
-                logger.warning("reconciliation fulfilled a session the webhook missed",
-                               extra={"session_id": session["id"]})
-        count("ReconciledSessions", len(fixed))
-        return {"checked": seen, "fulfilled": fixed}
+    def payment_changed(self, payment_intent: str | None) -> str:
+        """A refund or dispute of a payment changed: recompute its clawback from Stripe's state (clawbacks.py)."""
+        from credits.clawbacks import recompute_clawback
+
+        if not payment_intent:
+            return "ignored: no payment intent"
+        purchase = self.store.find_purchase_by_payment(payment_intent)
+        if purchase is None:
+            purchase_or_outcome = self._purchase_from_stripe(payment_intent)
+            if isinstance(purchase_or_outcome, str):
+                return purchase_or_outcome
+            purchase = purchase_or_outcome
+        return recompute_clawback(self, purchase)
+
+    def _purchase_from_stripe(self, payment_intent: str) -> Purchase | str:
+        """A refund/dispute arrived before we fulfilled its purchase (events out of order, or a lost webhook): find
+        the session at Stripe and fulfil it now if it verifies, so the clawback applies on top of it."""
+        sessions = self._retrieve(lambda: self.gateway.list_sessions_for_payment(payment_intent))
+        ours = [s for s in sessions or [] if _is_ours(s)]
+        if not ours:
+            return "ignored: not ours"
+        session = ours[0]
+        if session.get("status") == "complete" and session.get("payment_status") in PAID:
+            self.fulfil(session)
+        purchase = self.store.find_purchase_by_payment(payment_intent)
+        if purchase is None or not purchase.fulfilled_at:
+            record = self.store.get_purchase(str(session["id"]))
+            if record is not None and record.mismatch:
+                return "ignored: purchase failed verification"
+            # Paid later (async) or a transient gap: Stripe will deliver it again and then the purchase exists.
+            raise TransientStoreError("The purchase for this payment is not fulfilled yet; retry later.")
+        return purchase
 
     # --- internals --------------------------------------------------------------------------------------------
-    def _verify_session(self, session: dict[str, Any]) -> tuple[str, Bundle] | str:
+    def _retrieve(self, call: Callable[[], Any]) -> Any:
+        """Stripe's object, or None when Stripe does not know it (a signed event about a made-up object)."""
+        try:
+            return call()
+        except PaymentProviderError as exc:
+            if getattr(exc, "http_status", None) == 404:
+                return None
+            raise
+
+    def _verify_session(self, session: dict[str, Any], record: Purchase | None) -> Purchase | str:
+        """Compare Stripe's session with what we sold (our record; else the session's own line items)."""
         meta = session.get("metadata") or {}
-        bundle = self.catalog.get(str(meta.get("bundle", "")))
-        user_id = session.get("client_reference_id") or meta.get("user_id")
-        if bundle is None:
-            return f"unknown bundle {meta.get('bundle')!r}"
-        if not user_id or (meta.get("user_id") and meta["user_id"] != user_id):
-            return "no consistent user in client_reference_id / metadata"
-        if session.get("amount_total") != bundle.unit_amount or session.get("currency") != bundle.currency:
-            return (f"amount {session.get('amount_total')} {session.get('currency')} does not match the catalog's "
-                    f"{bundle.unit_amount} {bundle.currency}")
+        user_id = record.user_id if record else meta.get("user_id")
+        if not isinstance(user_id, str) or not user_id:
+            return "no user in the purchase record or metadata"
+        if meta.get("user_id") != user_id or meta.get("bundle") != (record.bundle if record else meta.get("bundle")):
+            return "metadata does not match the purchase record"
+        reference = session.get("client_reference_id")
+        if reference is not None and reference != client_reference(user_id):
+            return "client_reference_id does not match the user"
         if session.get("mode") not in (None, "payment"):
             return f"unexpected mode {session.get('mode')!r}"
-        return str(user_id), bundle
+        if record is None:
+            sold = self._sold_by_line_items(session, str(meta.get("bundle", "")))
+            if isinstance(sold, str):
+                return sold
+            record = self._record(str(session["id"]), user_id, sold, "pending")
+        # amount_subtotal is before discounts and taxes: promotion codes and tax do not change what was sold.
+        if session.get("amount_subtotal") != record.amount or session.get("currency") != record.currency:
+            return (f"subtotal {session.get('amount_subtotal')} {session.get('currency')} does not match what was "
+                    f"sold: {record.amount} {record.currency}")
+        return record
+
+    def _sold_by_line_items(self, session: dict[str, Any], bundle_id: str) -> Bundle | str:
+        bundle = self.catalog.get(bundle_id)
+        if bundle is None:
+            return f"unknown bundle {bundle_id!r}"
+        items = self.gateway.list_line_items(str(session["id"]))
+        prices = [(i.get("price") or {}) for i in items]
+        if len(items) != 1 or items[0].get("quantity") != 1 or prices[0].get("lookup_key") != bundle.lookup_key:
+            return "line items do not match the bundle"
+        unit = prices[0].get("unit_amount")
+        if not isinstance(unit, int):
+            return "line item has no unit amount"
+        # The price of the bundle when the session was created (the catalog's credits for it).
+        return Bundle(**{**bundle.model_dump(), "unit_amount": unit, "currency": prices[0].get("currency")})
 
     def _mismatch(self, session: dict[str, Any], why: str) -> str:
         count("FulfilmentMismatches")
@@ -191,158 +303,50 @@ class PurchaseService:
         return "mismatch"
 
     def _record_pending(self, session: dict[str, Any]) -> str:
-        purchase = self._checked_purchase(session, "pending", self.clock())
-        if isinstance(purchase, str):
-            return purchase
-        self.store.put_purchase(purchase)
+        meta = session.get("metadata") or {}
+        bundle = self.catalog.get(str(meta.get("bundle", "")))
+        user_id = meta.get("user_id")
+        if bundle is not None and isinstance(user_id, str) and user_id:
+            self.store.put_purchase(self._record(str(session["id"]), user_id, bundle, "pending"))
         return "pending"
 
-    def _checked_purchase(self, session: dict[str, Any], status: str, now: float) -> Purchase | str:
-        """The purchase a session stands for, or the outcome when it is not ours ('ignored') or fails ('mismatch')."""
-        if not _is_ours(session):
-            return "ignored"
-        checked = self._verify_session(session)
-        if isinstance(checked, str):
-            return self._mismatch(session, checked)
-        user_id, bundle = checked
-        return Purchase(session["id"], user_id, bundle.id, bundle.credits, bundle.unit_amount, bundle.currency,
-                        status, iso(now))
-
-    def _mark(self, session: dict[str, Any], status: str) -> str:
-        changed = self.store.set_purchase_status(str(session.get("id", "")), status, iso(self.clock()))
+    def _mark(self, session_id: str, status: str) -> str:
+        changed = self.store.set_purchase_status(session_id, status, iso(self.clock()))
         return status if changed else "unchanged"
-
-    def _purchase_for_payment(self, payment_intent: str | None, metadata: dict[str, Any]) -> Purchase | None:
-        """The fulfilled purchase a refund/dispute belongs to; None when the payment is not one of ours.
-
-        Refund and dispute objects carry no metadata, so an unknown payment is looked up at Stripe: if it is ours
-        but not fulfilled yet (events out of order, or a webhook still to be reconciled), answer 503 so that
-        Stripe delivers the event again later instead of the clawback being lost.
-        """
-        if not payment_intent:
-            return None
-        purchase = self.store.find_purchase_by_payment(payment_intent)
-        if purchase is not None:
-            return purchase
-        if not (metadata.get("bundle") and metadata.get("user_id")):
-            metadata = self._gateway().retrieve_payment_intent(payment_intent).get("metadata") or {}
-        if metadata.get("bundle") and metadata.get("user_id"):
-            raise TransientStoreError("The purchase for this payment is not fulfilled yet; retry later.")
-        return None
-
-    def _refunds_for(self, payment_intent: str | None, metadata: dict[str, Any]) -> str:
-        if self._purchase_for_payment(payment_intent, metadata) is None or not payment_intent:
-            return "ignored"
-        # Each refund re-reads the purchase: the previous one just changed its totals.
-        outcomes = [self._refund(r) for r in self._gateway().list_refunds(payment_intent=payment_intent)]
-        return "refunded" if "refunded" in outcomes else ("duplicate" if outcomes else "ignored")
-
-    def _refund(self, refund: dict[str, Any]) -> str:
-        if refund.get("status") not in REFUND_APPLIES:
-            return "ignored"
-        purchase = self._purchase_for_payment(refund.get("payment_intent"), refund.get("metadata") or {})
-        if purchase is None:
-            return "ignored"
-        amount = int(refund.get("amount") or 0)
-
-        def totals(p: Purchase) -> tuple[int, int, str]:
-            refunded = min(p.amount, p.refunded_amount + amount)
-            full = refunded >= p.amount
-            clawed = p.credits if full else p.credits * refunded // p.amount
-            return refunded, max(clawed, p.credits_clawed_back), "refunded" if full else p.status
-
-        return self._clawback(purchase, f"REFUND#{refund['id']}", totals, f"Refund {refund['id']}")
-
-    def _dispute(self, dispute: dict[str, Any]) -> str:
-        purchase = self._purchase_for_payment(dispute.get("payment_intent"), dispute.get("metadata") or {})
-        if purchase is None:
-            return "ignored"
-        return self._clawback(
-            purchase, f"DISPUTE#{dispute['id']}", lambda p: (p.refunded_amount, p.credits, "refunded"),
-            f"Dispute {dispute['id']}",
-        )
-
-    def _clawback(
-        self, purchase: Purchase, marker: str, totals: Callable[[Purchase], tuple[int, int, str]], label: str
-    ) -> str:
-        """Claw back credits once per refund/dispute; may take available below zero (debt, see README)."""
-        for _ in range(CLAWBACK_ATTEMPTS):
-            refunded, clawed_total, status = totals(purchase)
-            delta = clawed_total - purchase.credits_clawed_back
-            now = self.clock()
-            entry = Entry(new_id("tx", now), "refund", -delta, f"{label}: {delta:,} credits clawed back", iso(now),
-                          purchase.session_id) if delta else None
-            try:
-                applied = self.store.apply_clawback(purchase, marker_sk=marker, refunded_amount=refunded,
-                                                    clawed_total=clawed_total, status=status, entry=entry,
-                                                    now_iso=iso(now))
-            except PurchaseChanged:
-                fresh = self.store.get_purchase(purchase.session_id)
-                if fresh is None:
-                    raise TransientStoreError("The purchase vanished while applying a refund.") from None
-                purchase = fresh
-                continue
-            if not applied:
-                return "duplicate"
-            count("CreditsRefunded", delta)
-            return "refunded"
-        raise TransientStoreError("The purchase kept changing while applying a refund; retry.")
 
 
 def _is_ours(session: dict[str, Any]) -> bool:
     """Sessions this service created carry our bundle in metadata; others share the account and are ignored."""
-    return bool((session.get("metadata") or {}).get("bundle"))
+    meta = session.get("metadata") or {}
+    return isinstance(meta, dict) and bool(meta.get("bundle")) and meta.get("kind", "purchase") == "purchase"
+
+
+def _payment_intent_of(obj: dict[str, Any]) -> str | None:
+    value = obj.get("payment_intent")
+    if isinstance(value, dict):
+        value = value.get("id")
+    return value if isinstance(value, str) and value else None
 
 
 def verify_stripe_event(payload: bytes, signature: str | None, secret: str) -> dict[str, Any]:
-    """Stripe's own verification (HMAC-SHA256 over ``t.payload``, 300 s tolerance) on the exact raw bytes."""
+    """Stripe's own signature check (HMAC-SHA256 over ``t.payload``, 300 s tolerance) on the exact raw bytes.
+
+    A signed body that is not JSON is refused (400: only a holder of the secret can sign one, so it is worth an alarm);
+    signed JSON that is not an event object comes back as ``{}`` and is acknowledged and ignored by ``handle_event``.
+    """
+    import json
+
     import stripe
 
     if not signature:
         raise WebhookSignatureInvalid("Missing Stripe-Signature header.")
     try:
-        event = stripe.Webhook.construct_event(payload.decode("utf-8"), signature, secret)
-    except (stripe.SignatureVerificationError, ValueError, UnicodeDecodeError) as exc:
+        text = payload.decode("utf-8")
+        stripe.WebhookSignature.verify_header(text, signature, secret, stripe.Webhook.DEFAULT_TOLERANCE)
+    except (stripe.SignatureVerificationError, UnicodeDecodeError) as exc:
         raise WebhookSignatureInvalid("Invalid Stripe signature or payload.") from exc
-    data: dict[str, Any] = event.to_dict()
-    return data
-
-
-def build_purchase_service(
-    ledger: Ledger, gateway: PaymentGateway | None = None, *, receives_webhooks: bool = False
-) -> PurchaseService:
-    """Wire the service from validated config. Secrets are read (and cached) only when first needed.
-
-    ``receives_webhooks``: the webhook function refuses to start without a signing secret source, so an
-    unverified event can never be processed; the other functions never read that secret.
-    """
-    from credits.config import StripeConfig
-    from credits.secrets import secret_value
-
-    cfg = StripeConfig.from_env()
-    cfg.require_api_key_source()
-    if receives_webhooks:
-        cfg.require_webhook_secret_source()
-    dashboard = cfg.require_dashboard_url()
-    cache: dict[str, Any] = {}
-
-    def make_gateway() -> PaymentGateway:
-        if gateway is not None:
-            return gateway
-        # secret_value is cached by Powertools for 5 minutes; a rotated key gets a new client, not a redeploy.
-        key = secret_value(cfg.secret_key, cfg.secret_key_param)
-        if cache.get("key") != key:
-            from credits.stripe_gateway import StripeGateway
-
-            cache["gateway"] = StripeGateway(key, api_base=cfg.api_base, catalog=load_catalog())
-            cache["key"] = key
-        return cache["gateway"]  # type: ignore[no-any-return]
-
-    return PurchaseService(
-        ledger,
-        load_catalog(),
-        make_gateway,
-        dashboard_url=dashboard,
-        webhook_secret=lambda: secret_value(cfg.webhook_secret, cfg.webhook_secret_param),
-        reconcile_lookback_hours=cfg.reconcile_lookback_hours,
-    )
+    try:
+        event = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise WebhookSignatureInvalid("The signed payload is not JSON.") from exc
+    return event if isinstance(event, dict) else {}

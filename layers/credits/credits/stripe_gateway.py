@@ -25,6 +25,8 @@ logger = logging.getLogger(__name__)
 
 # Stripe caps list pages at 100; fewer round trips when reconciling.
 _PAGE_SIZE = 100
+# The API version the service, the webhook endpoint it registers and the local simulator all speak.
+STRIPE_API_VERSION = "2026-05-27.dahlia"
 
 
 class StripeProviderError(PaymentProviderError):
@@ -95,6 +97,7 @@ class StripeGateway:
             base_addresses={"api": api_base.rstrip("/")} if api_base else None,
             # Retries reuse the request's idempotency key, so a retried create cannot make two sessions.
             max_network_retries=2,
+            stripe_version=STRIPE_API_VERSION,
         )
         self._catalog = catalog
         self._price_ids: dict[str, str] = {}
@@ -115,10 +118,12 @@ class StripeGateway:
         price_id = self._price_id(bundle)
         # Session metadata does not reach the PaymentIntent/Charge, which refund/dispute events carry.
         metadata = {"user_id": user_id, "bundle": bundle.id, "credits": str(bundle.credits)}
+        from credits.purchases import client_reference
+
         params: SessionCreateParams = {
             "mode": "payment",
             "line_items": [{"price": price_id, "quantity": 1}],
-            "client_reference_id": user_id,
+            "client_reference_id": client_reference(user_id),
             "metadata": metadata,
             "payment_intent_data": {"metadata": dict(metadata)},
             "success_url": success_url,
@@ -168,6 +173,38 @@ class StripeGateway:
             return [refund.to_dict() for refund in page.auto_paging_iter()]
         except stripe.StripeError as exc:
             raise _provider_error(exc, "list refunds") from exc
+
+    def list_disputes(self, *, payment_intent: str) -> list[dict[str, Any]]:
+        try:
+            page = self._client.v1.disputes.list(params={"payment_intent": payment_intent, "limit": _PAGE_SIZE})
+            return [dispute.to_dict() for dispute in page.auto_paging_iter()]
+        except stripe.StripeError as exc:
+            raise _provider_error(exc, "list disputes") from exc
+
+    def list_sessions_for_payment(self, payment_intent: str) -> list[dict[str, Any]]:
+        try:
+            page = self._client.v1.checkout.sessions.list(params={"payment_intent": payment_intent, "limit": 10})
+            return [session.to_dict() for session in page.data]
+        except stripe.StripeError as exc:
+            raise _provider_error(exc, "list checkout sessions") from exc
+
+    def list_line_items(self, session_id: str) -> list[dict[str, Any]]:
+        try:
+            page = self._client.v1.checkout.sessions.line_items.list(session_id, params={"limit": _PAGE_SIZE})
+            return [line.to_dict() for line in page.data]
+        except stripe.StripeError as exc:
+            raise _provider_error(exc, "list the session's line items") from exc
+
+    def list_events(self, *, types: tuple[str, ...], created_gte: int) -> Iterator[dict[str, Any]]:
+        """Events of these types created at or after ``created_gte`` (Stripe keeps 30 days), newest first."""
+        try:
+            page = self._client.v1.events.list(
+                params={"types": list(types), "created": {"gte": created_gte}, "limit": _PAGE_SIZE}
+            )
+            for event in page.auto_paging_iter():
+                yield event.to_dict()
+        except stripe.StripeError as exc:
+            raise _provider_error(exc, "list events") from exc
 
     # Prices ---
 

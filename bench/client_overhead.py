@@ -9,8 +9,9 @@ Two figures, both measured in the same run:
 - ``cpu``: the same calls against an in-memory transport (no network, no server): the client's own per-call CPU
   cost in µs, which the end-to-end ratio hides inside the server's time.
 
-Used by ``bench/run.py`` via ``measure(...)`` and ``target(...)``; standalone: ``python -m bench.client_overhead``
-(starts its own DynamoDB Local).
+Used by ``bench/run.py`` via ``measure(ddb_endpoint, table, log=log)`` and ``target(result)``; standalone:
+``python -m bench.client_overhead`` (starts its own DynamoDB Local). The user is funded through the internal grant
+route, so nothing here depends on the ledger's Python API.
 """
 
 from __future__ import annotations
@@ -171,13 +172,16 @@ def cpu(reps: int = 1000, passes_n: int = 7) -> dict[str, Any]:
             "client_overhead_us": round(out["client"] - out["raw httpx"], 1), "reps": reps, "passes": passes_n}
 
 
-def measure(ddb_endpoint: str, table: str, seed: Callable[[str, int], Any], *, reps: int = 150, rounds: int = 4,
+def measure(ddb_endpoint: str, table: str, *, reps: int = 150, rounds: int = 4,
             log: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
-    """Start a local stack on ``table`` at ``ddb_endpoint``, fund a user with ``seed(user_id, credits)`` and measure.
+    """Start a local stack on ``table`` at ``ddb_endpoint``, fund a user through the internal grant route and measure.
 
     Sets the process environment like ``make dev`` (the stack's handlers read it), so call it last in a run.
     """
+    from botocore.credentials import Credentials
+
     from credits import bootstrap
+    from credits_client import CreditsAdminClient
     from local.dynamodb_local import free_port
     from local.server import LocalStack, StackConfig, issue_token
 
@@ -187,7 +191,9 @@ def measure(ddb_endpoint: str, table: str, seed: Callable[[str, int], Any], *, r
     stack.start()
     try:
         user = f"bench-client-{uuid.uuid4().hex[:8]}"
-        seed(user, 3 * (reps * rounds + 30) + 100)
+        with CreditsAdminClient(stack.config.base_url, region="us-east-1",
+                                credentials=Credentials("bench", "bench")) as admin:
+            admin.grant(user, 3 * (reps * rounds + 30) + 100, description="bench seed")
         result = end_to_end(stack.config.base_url, issue_token(user), reps=reps, rounds=rounds, log=log)
     finally:
         stack.stop()
@@ -221,8 +227,6 @@ def main() -> int:
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     from bench import load
-    from credits.dynamodb import DynamoLedgerStore
-    from credits.ledger import Ledger
     from local.dynamodb_local import DynamoDBLocal
     from local.template import create_table
 
@@ -230,11 +234,8 @@ def main() -> int:
         print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
     with DynamoDBLocal() as ddb, contextlib.redirect_stdout(sys.stderr):  # the handlers log to stdout
-        client = load.make_client(ddb.endpoint)
-        create_table(client, "credits-bench-client")
-        ledger = Ledger(DynamoLedgerStore("credits-bench-client", client=client))
-        result = measure(ddb.endpoint, "credits-bench-client",
-                         lambda user, n: ledger.adjust(user, n, "bench seed", load.uid("seed")), log=log)
+        create_table(load.make_client(ddb.endpoint), "credits-bench-client")
+        result = measure(ddb.endpoint, "credits-bench-client", log=log)
     print(json.dumps(result, indent=1))
     t = target(result)
     log(f"{'PASS' if t['pass'] else 'MISS'}  {t['target']}: {t['measured']}")

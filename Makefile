@@ -23,9 +23,10 @@ export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/credits
 
 setup: $(PY_STAMP) $(DDB_STAMP) java chromium
 
-$(PY_STAMP): requirements-dev.txt layers/credits/requirements.txt
+$(PY_STAMP): requirements-dev.txt layers/credits/requirements.txt clients/python/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e './clients/python[aws]'
 	touch $@
 
 $(DDB_STAMP):

@@ -8,6 +8,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from credits.events.consumer import StreamConsumer
+    from credits.events.delivery import QueueDelivery
+    from credits.events.settings import SettingsService
+    from credits.events.usage import UsageService
     from credits.ledger import Ledger
     from credits.purchases import PurchaseService
 
@@ -49,3 +53,40 @@ def purchases(*, receives_webhooks: bool = False) -> PurchaseService:
 
         StripeConfig.from_env().require_webhook_secret_source()
     return _services["purchases"]  # type: ignore[no-any-return]
+
+
+# --- the change path, settings and usage (built by credits.events.wiring) ------------------------------------------
+# Optional injected clients: "dynamodb_client", "eventbridge_client" (the local stack's in-process bus),
+# "sqs_client" (its in-process queue).
+def stream_consumer() -> StreamConsumer:
+    if "stream_consumer" not in _services:
+        from credits.events.wiring import build_stream_consumer
+
+        _services["stream_consumer"] = build_stream_consumer(
+            eventbridge=_services.get("eventbridge_client"), client=_services.get("dynamodb_client")
+        )
+    return _services["stream_consumer"]  # type: ignore[no-any-return]
+
+
+def delivery() -> QueueDelivery:
+    if "delivery" not in _services:
+        from credits.events.wiring import build_delivery
+
+        _services["delivery"] = build_delivery(sqs=_services.get("sqs_client"))
+    return _services["delivery"]  # type: ignore[no-any-return]
+
+
+def settings() -> SettingsService:
+    if "settings" not in _services:
+        from credits.events.wiring import build_settings
+
+        _services["settings"] = build_settings(client=_services.get("dynamodb_client"))
+    return _services["settings"]  # type: ignore[no-any-return]
+
+
+def usage() -> UsageService:
+    if "usage" not in _services:
+        from credits.events.wiring import build_usage
+
+        _services["usage"] = build_usage(client=_services.get("dynamodb_client"))
+    return _services["usage"]  # type: ignore[no-any-return]

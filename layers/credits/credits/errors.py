@@ -69,6 +69,13 @@ class HoldExpired(CreditsError):
     code = "hold_expired"
 
 
+class PaymentMethodRequired(CreditsError):
+    """Auto-recharge was switched on for a user without a saved payment method (nothing was saved)."""
+
+    status = 409
+    code = "payment_method_required"
+
+
 class PayloadTooLarge(CreditsError):
     status = 413
     code = "payload_too_large"

@@ -10,11 +10,12 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import boto3
 
 from local.dynamodb_local import DynamoDBLocal, free_port
-from local.server import DEV_WEBHOOK_SECRET, LocalStack, StackConfig
+from local.server import DEV_OUTBOUND_SECRET, DEV_WEBHOOK_SECRET, LocalStack, StackConfig
 from local.template import ROOT, create_table
 
 TABLE = "credits-local"
@@ -28,8 +29,33 @@ def run_stripe_setup(api_key: str, api_base: str | None) -> None:
     setup(api_key=api_key, api_base=api_base)
 
 
+def change_path_settings() -> dict[str, Any]:
+    """OUTBOUND_WEBHOOK_URL / _SECRET, DEFAULT_ALERT_THRESHOLDS, LOCAL_SCHEDULE_SECONDS, validated before start."""
+    sys.path.insert(0, str(ROOT / "layers" / "credits"))
+    from credits.events.config import parse_thresholds, validate_outbound_secret
+
+    secret = os.environ.get("OUTBOUND_WEBHOOK_SECRET") or DEV_OUTBOUND_SECRET
+    validate_outbound_secret(secret, "OUTBOUND_WEBHOOK_SECRET")
+    thresholds = os.environ.get("DEFAULT_ALERT_THRESHOLDS", "")
+    parse_thresholds(thresholds)
+    raw = os.environ.get("LOCAL_SCHEDULE_SECONDS", "60")
+    try:
+        every = float(raw)
+    except ValueError:
+        every = 0.0
+    if not 0 < every <= 86400:
+        raise SystemExit("LOCAL_SCHEDULE_SECONDS must be a number of seconds (0-86400)")
+    return {"outbound_webhook_url": os.environ.get("OUTBOUND_WEBHOOK_URL") or None,
+            "outbound_webhook_secret": secret, "default_alert_thresholds": thresholds, "schedule_seconds": every}
+
+
 def main() -> int:
     port = int(os.environ.get("PORT", "3000"))
+    try:
+        events = change_path_settings()
+    except RuntimeError as exc:  # ConfigError: a clean message naming the setting, no traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     data_dir = Path(os.environ.get("DATA_DIR") or ROOT / ".data").resolve()
     webhook_secret = os.environ.get("STRIPE_WEBHOOK_SECRET") or DEV_WEBHOOK_SECRET
     ddb = DynamoDBLocal(port=int(os.environ.get("DYNAMODB_PORT") or free_port()), data_dir=data_dir / "dynamodb")
@@ -47,6 +73,7 @@ def main() -> int:
                 stripe_secret_key=os.environ.get("STRIPE_SECRET_KEY") or None,
                 stripe_api_base=os.environ.get("STRIPE_API_BASE") or None,
                 webhook_secret=webhook_secret,
+                **events,
             )
         )
         stack.warm()
@@ -62,6 +89,10 @@ Credits local stack is up.
   DynamoDB Local   {ddb.endpoint}  table {TABLE} ({'created' if created else 'existing'}), data in {data_dir}
   Stripe           {stripe_where}
   Webhook secret   {webhook_secret if stack.config.uses_simulator else '(from STRIPE_WEBHOOK_SECRET)'}
+  Outbound events  {stack.config.outbound_webhook_url or 'not delivered (set OUTBOUND_WEBHOOK_URL)'}
+  Events emitted   {base}/_local/events?user_id=alice
+  Outbound secret  {stack.config.outbound_webhook_secret}
+  Schedules        the template's scheduled functions every {stack.config.schedule_seconds:g}s
 Press Ctrl-C to stop.""", flush=True)
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -73,14 +73,26 @@ class Stack:
 
 
 @pytest.fixture(scope="session")
-def stack(ddb_local: Any, table: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def receiver() -> Iterator[Any]:
+    """The app the stack's outbound webhooks go to (verifies each with standardwebhooks)."""
+    from webhook_receiver import Receiver
+
+    from local.server import DEV_OUTBOUND_SECRET
+
+    app = Receiver(DEV_OUTBOUND_SECRET).start()
+    yield app
+    app.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(ddb_local: Any, table: str, receiver: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     from credits import bootstrap
     from local.dynamodb_local import free_port
     from local.server import LocalStack, StackConfig
 
     port = free_port()
     local = LocalStack(StackConfig(port=port, table_name=table, dynamodb_endpoint=ddb_local.endpoint,
-                                   data_dir=None))
+                                   data_dir=None, outbound_webhook_url=receiver.url))
     bootstrap.reset()
     local.warm()
     local.start()

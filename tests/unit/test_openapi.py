@@ -28,6 +28,9 @@ CONTRACT_STATUSES = {
     ("GET", "/credits/purchases/{session_id}"): {"200", "401", "404"},
     ("POST", "/webhooks/stripe"): {"200", "400", "500", "503"},
     ("POST", "/internal/credits/consume"): {"200", "400", "402", "403", "409"},
+    ("GET", "/credits/settings"): {"200", "401"},
+    ("PUT", "/credits/settings"): {"200", "400", "401", "409", "413"},
+    ("GET", "/credits/usage"): {"200", "400", "401"},
 }
 
 

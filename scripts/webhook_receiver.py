@@ -32,6 +32,7 @@ class Delivery:
     body: bytes
     event: dict[str, Any] | None  # None when the signature did not verify
     arrived_at: float  # time.monotonic()
+    headers: dict[str, str]
 
     @property
     def verified(self) -> bool:
@@ -71,7 +72,7 @@ class Receiver:
         except WebhookVerificationError:
             event = None
         delivery = Delivery(headers.get("webhook-id", ""), headers.get("webhook-timestamp", ""), body, event,
-                            time.monotonic())
+                            time.monotonic(), headers)
         with self.cond:
             self.deliveries.append(delivery)
             self.cond.notify_all()

@@ -48,7 +48,7 @@ def test_fields_merge_one_by_one_and_thresholds_are_replaced_whole(stack, http, 
         500, 100, 20]
     body = put(stack, http, user, {"auto_recharge": {"threshold": 300, "monthly_limit": 9}}).json()
     assert body["alerts"]["thresholds"] == [500, 100, 20]
-    assert body["auto_recharge"] | {} == {**DEFAULTS["auto_recharge"], "threshold": 300, "monthly_limit": 9}
+    assert body["auto_recharge"] == {**DEFAULTS["auto_recharge"], "threshold": 300, "monthly_limit": 9}
     body = put(stack, http, user, {"alerts": {"thresholds": [50]}, "auto_recharge": {"bundle": "pro"}}).json()
     assert (body["alerts"]["thresholds"], body["auto_recharge"]["bundle"], body["auto_recharge"]["threshold"]) == (
         [50], "pro", 300)

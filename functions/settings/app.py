@@ -9,7 +9,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from credits import bootstrap
-from credits.http import create_app, current_user, json_response, parse_body
+from credits.errors import InvalidRequest
+from credits.http import create_app, current_user, json_response, parse_body, raw_body
 from credits.observability import traced
 
 logger = Logger(service="credits")
@@ -27,6 +28,8 @@ def put_settings() -> Any:
     from credits.events.requests import SettingsPatch
 
     user = current_user(app)
+    if not raw_body(app).strip():
+        raise InvalidRequest("body: send the settings to change as a JSON object ({} changes nothing).")
     patch = parse_body(app, SettingsPatch)
     return json_response(200, bootstrap.settings().update(user, patch.change()))
 

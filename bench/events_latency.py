@@ -117,7 +117,8 @@ def alert_latency(h: Harness, *, crossings: int, rate_per_s: float, log: Callabl
     log(f"alert latency: {crossings} crossings at {rate_per_s:g}/s")
     with ThreadPoolExecutor(16) as pool:
         list(pool.map(spend, range(crossings)))
-    h.receiver.wait_for(crossings, timeout=60, event_type="credits.balance.low")
+    h.receiver.wait_for(crossings, timeout=60, event_type="credits.balance.low",
+                        match=lambda e: e["data"]["user_id"].startswith(run))
     h.poller.observer = None
     arrived = {d.event["data"]["user_id"]: d.arrived_at for d in h.receiver.events(event_type="credits.balance.low")
                if d.event["data"]["user_id"].startswith(run)}
@@ -140,11 +141,11 @@ def usage_scaling(h: Harness, *, big_entries: int, reps: int, log: Callable[[str
     from credits.ledger import Ledger
 
     run = f"use-{time.monotonic_ns()}"
-    small, big = f"{run}-10", f"{run}-{big_entries}"
+    small, big, daily = f"{run}-10", f"{run}-{big_entries}", f"{run}-90"
     end = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0) - timedelta(days=1)
     first = end - timedelta(days=89)
     span = (end - first).total_seconds()
-    for user, n in ((small, 10), (big, big_entries)):
+    for user, n in ((small, 10), (big, big_entries), (daily, 90)):
         h.ledger.adjust(user, n, "bench seed", f"seed-{user}")
 
     def spend(args: tuple[str, int, int]) -> None:
@@ -153,7 +154,8 @@ def usage_scaling(h: Harness, *, big_entries: int, reps: int, log: Callable[[str
 
     t0 = time.monotonic()
     log(f"usage: writing {big_entries:,} + 10 entries over 90 days")
-    jobs = [(small, i, 10) for i in range(10)] + [(big, i, big_entries) for i in range(big_entries)]
+    jobs = ([(small, i, 10) for i in range(10)] + [(daily, i, 90) for i in range(90)]
+            + [(big, i, big_entries) for i in range(big_entries)])
     with ThreadPoolExecutor(16) as pool:
         list(pool.map(spend, jobs))
     seeded_s = time.monotonic() - t0
@@ -167,11 +169,13 @@ def usage_scaling(h: Harness, *, big_entries: int, reps: int, log: Callable[[str
     while count(big) < big_entries and time.monotonic() < deadline:
         time.sleep(0.5)
     aggregated_s = time.monotonic() - t0
-    samples: dict[str, dict[str, list[float]]] = {g: {"10": [], str(big_entries): []} for g in ("day", "feature")}
+    h.settle()  # the balance records too: nothing else runs while measuring
+    samples: dict[str, dict[str, list[float]]] = {g: {"10": [], "90": [], str(big_entries): []}
+                                                  for g in ("day", "feature")}
     items: dict[str, dict[str, int]] = {g: {} for g in samples}
     for i in range(reps):
         for group in samples:
-            order = ((small, "10"), (big, str(big_entries)))
+            order = ((small, "10"), (daily, "90"), (big, str(big_entries)))
             for user, label in order if i % 2 == 0 else order[::-1]:
                 t = time.perf_counter()
                 resp = h.http.get(f"{h.base}/credits/usage?{query}&group_by={group}", headers=h.headers(user))
@@ -181,9 +185,14 @@ def usage_scaling(h: Harness, *, big_entries: int, reps: int, log: Callable[[str
                            "aggregated_after_s": round(aggregated_s, 1), "counts": {"10": count(small),
                                                                                    str(big_entries): count(big)}}
     for group in samples:
-        s10, sbig = spread(samples[group]["10"], 2), spread(samples[group][str(big_entries)], 2)
-        out[f"group_by_{group}"] = {"at_10_ms": s10, f"at_{big_entries}_ms": sbig, "items": items[group],
-                                    "ratio": round(sbig["median"] / s10["median"], 2)}
+        s10, s90 = spread(samples[group]["10"], 2), spread(samples[group]["90"], 2)
+        sbig = spread(samples[group][str(big_entries)], 2)
+        out[f"group_by_{group}"] = {
+            "at_10_ms": s10, "at_90_one_per_day_ms": s90, f"at_{big_entries}_ms": sbig, "items": items[group],
+            "ratio": round(sbig["median"] / s10["median"], 2),
+            # same 90 day items, 111x the entries: what grows with entries, if anything
+            "ratio_vs_90_one_per_day": round(sbig["median"] / s90["median"], 2),
+        }
     return out
 
 
@@ -207,7 +216,7 @@ def concurrent_crossings(h: Harness, *, log: Callable[[str], None]) -> dict[str,
         for t in threads:
             t.join()
     expected = len(users) * 2 * 3
-    h.receiver.wait_for(expected, timeout=60, event_type=None)
+    h.receiver.wait_for(expected, timeout=60, match=lambda e: e["data"]["user_id"].startswith(run))
     time.sleep(1.0)
     mine = [d for d in h.receiver.events() if d.event["data"]["user_id"].startswith(run)]
     per = Counter((d.event["data"]["user_id"], d.event["type"], d.event["data"].get("threshold")) for d in mine)
@@ -242,10 +251,11 @@ def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
          "why": ""},
         {"target": f"GET /credits/usage over 90 days: {use['big_entries']:,} entries <= 1.2 x 10 entries",
          "pass": day["ratio"] <= 1.2,
-         "measured": f"{day['at_10_ms']['median']} vs {big_ms} ms "
-                     f"({day['ratio']}x; {day['items']} day items)",
-         "why": "" if day["ratio"] <= 1.2 else "the big user has a day item for each of the 90 days, the small one "
-                                               "for 10: the answer grows with days, not entries"},
+         "measured": f"{day['at_10_ms']['median']} vs {big_ms} ms ({day['ratio']}x; {day['items']} day items); "
+                     f"vs 90 entries on the same 90 days: {day['ratio_vs_90_one_per_day']}x",
+         "why": "" if day["ratio"] <= 1.2 else "10 entries fill at most 10 day items and 10,000 fill all 90: the "
+                                               "answer grows with the days that had usage, not with entries (see "
+                                               "the ratio against 90 entries on the same days)"},
         {"target": "32 concurrent spenders: exactly one event per crossing",
          "pass": once["exactly_once"],
          "measured": f"{once['received']} received, {once['distinct_webhook_ids']} distinct, "
@@ -271,7 +281,9 @@ def main(argv: list[str] | None = None) -> int:
     def log(msg: str) -> None:
         print(f"[events bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
-    with DynamoDBLocal() as ddb:
+    from contextlib import redirect_stdout
+
+    with DynamoDBLocal() as ddb, open(os.devnull, "w") as devnull, redirect_stdout(devnull):  # EMF metric lines
         result = run(ddb.endpoint, log=log, quick=args.quick)
     print(json.dumps({"result": result, "targets": targets(result)}, indent=1))
     return 0

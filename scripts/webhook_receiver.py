@@ -16,6 +16,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -100,15 +101,18 @@ class Receiver:
         return Handler
 
     # --- for tests and the bench ----------------------------------------------------------------------------------
-    def events(self, user_id: str | None = None, event_type: str | None = None) -> list[Delivery]:
+    def events(self, user_id: str | None = None, event_type: str | None = None,
+               match: Callable[[dict[str, Any]], bool] | None = None) -> list[Delivery]:
+        """Verified deliveries, optionally of one user, one type, or whose event ``match`` accepts."""
         with self.cond:
             found = list(self.deliveries)
         return [d for d in found if d.event is not None
                 and (user_id is None or d.event["data"].get("user_id") == user_id)
-                and (event_type is None or d.event["type"] == event_type)]
+                and (event_type is None or d.event["type"] == event_type)
+                and (match is None or match(d.event))]
 
-    def wait_for(self, count: int, timeout: float = 10.0, **filters: str | None) -> list[Delivery]:
-        """Wait until at least ``count`` verified deliveries match ``filters`` (user_id=, event_type=)."""
+    def wait_for(self, count: int, timeout: float = 10.0, **filters: Any) -> list[Delivery]:
+        """Wait until at least ``count`` verified deliveries match ``filters`` (user_id=, event_type=, match=)."""
         deadline = time.monotonic() + timeout
         with self.cond:
             while True:

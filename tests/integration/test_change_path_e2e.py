@@ -95,7 +95,7 @@ def test_32_concurrent_spenders_crossing_thresholds_yield_exactly_one_event_per_
     round_of_spending()
     round_of_spending()  # refunded to 400: every threshold re-armed and crossed again
     expected = 4 * 2 * (len(levels) + 1)  # per user and round: two lows and one depleted
-    receiver.wait_for(expected, timeout=30, event_type=None)
+    receiver.wait_for(expected, timeout=30, match=lambda e: e["data"]["user_id"] in users)
     time.sleep(1.0)  # anything extra (a duplicate) would have arrived by now
     mine = [d for d in receiver.deliveries if d.verified and d.event["data"]["user_id"] in users]
     assert len(mine) == expected, Counter((d.event["data"]["user_id"], d.event["type"]) for d in mine)

@@ -127,8 +127,10 @@ def test_request_bodies_are_strict_and_bounded(schema_name, field, bounds):
 def test_request_models_agree_with_the_spec():
     """The pydantic models the handlers validate with and the spec's request schemas name the same fields."""
     from credits import api
+    from credits.events.requests import SettingsPatch
 
     models = {
+        "SettingsPatch": SettingsPatch,
         "ConsumeRequest": api.ConsumeRequest,
         "HoldRequest": api.HoldRequest,
         "CaptureRequest": api.CaptureRequest,

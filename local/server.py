@@ -1,8 +1,9 @@
 """The local stack's HTTP front door: API Gateway's job for the template's routes, plus local-only extras.
 
 Serves, on one port: every HttpApi route declared in template.yaml (JWT checked like the HTTP API authorizer, then
-a payload 2.0 event to the handler), ``POST /dev/token``, the dashboard's static files and ``/config.json``, and the
-Stripe simulator under ``/_stripe/`` when no real ``STRIPE_SECRET_KEY`` is configured.
+a payload 2.0 event to the handler), ``POST /dev/token``, the dashboard's static files and ``/config.json``, the
+Stripe simulator under ``/_stripe/`` when no real ``STRIPE_SECRET_KEY`` is configured, and ``GET /_local/events``.
+In-process beside it runs the change path (``local.change_path``: stream poller, bus, delivery queue, schedules).
 
 Hardening, as deployed: it listens on loopback only; each handler is bounded by its ``Timeout`` from the template
 (answered as API Gateway answers a timed-out Lambda); every answer, including malformed HTTP, unknown methods and
@@ -26,6 +27,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import jwt
 
+from local.change_path import ChangePath, ChangePathConfig
+from local.change_path import env as change_path_env
 from local.http_edge import handler_class
 from local.lambda_host import FunctionPool, FunctionTimeout, decode_response, ensure_layer_on_path, http_event
 from local.template import (
@@ -44,6 +47,8 @@ DEV_JWT_SECRET = "local-dev-only-jwt-signing-secret-not-for-production"
 DEV_ISSUER = "credits-local"
 DEV_AUDIENCE = "credits-local"
 DEV_WEBHOOK_SECRET = "whsec_local_dev_secret_do_not_use_in_production"
+# Standard Webhooks format (whsec_ + base64 of 38 bytes), public, for local runs only.
+DEV_OUTBOUND_SECRET = "whsec_Y3JlZGl0cy1sb2NhbC1kZXYtb3V0Ym91bmQtc2lnbmluZy1rZXk="
 SIMULATOR_KEY = "sk_test_LocalSimulatorOnly000000000000"  # the simulator accepts any sk_test_ key
 # The identity every SigV4-shaped request gets locally (no AWS to verify it): the local allowlist holds it.
 LOCAL_IAM_CALLER = "arn:aws:iam::123456789012:user/local-service"
@@ -87,6 +92,10 @@ class StackConfig:
     integration_timeout: float = INTEGRATION_TIMEOUT  # tests shorten it
     # The dashboard CSP's sign-in origin, as the template's DashboardAuthOrigin / Cognito domain: none in dev mode.
     dashboard_auth_origin: str | None = None
+    outbound_webhook_url: str | None = None  # None = events are listed by /_local/events but not delivered
+    outbound_webhook_secret: str = DEV_OUTBOUND_SECRET
+    default_alert_thresholds: str = ""
+    schedule_seconds: float | None = None  # None = scheduled functions only on demand (make sweep / reconcile)
     extra_env: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -102,6 +111,14 @@ class StackConfig:
     def uses_simulator(self) -> bool:
         return not self.stripe_secret_key
 
+    def change_path(self) -> ChangePathConfig:
+        return ChangePathConfig(
+            table_name=self.table_name, dynamodb_endpoint=self.dynamodb_endpoint,
+            region=os.environ.get("AWS_REGION", "us-east-1"), data_dir=self.data_dir,
+            outbound_webhook_url=self.outbound_webhook_url, outbound_webhook_secret=self.outbound_webhook_secret,
+            default_alert_thresholds=self.default_alert_thresholds, schedule_seconds=self.schedule_seconds,
+        )
+
 
 class LocalStack:
     """Wires env, handlers, the simulator and the HTTP server. ``start()`` serves in a background thread."""
@@ -116,6 +133,9 @@ class LocalStack:
         self.routes: list[Route] = http_routes(self.template)
         self.pools = {r.function: self._pool(r.function, r.code_dir, r.handler) for r in self.routes}
         self.static_headers = dashboard_security_headers(self.template, auth_origin=config.dashboard_auth_origin)
+        self.change_path = ChangePath(config.change_path(), self.invoke_scheduled,
+                                      list(scheduled_functions(self.template)))
+        self.pools.update(self.change_path.pools)
         self.simulator = self._make_simulator() if config.uses_simulator else None
         self.server = ThreadingHTTPServer((config.host, config.port), handler_class(self.dispatch, max_body=MAX_BODY))
         self.server.daemon_threads = True
@@ -145,6 +165,7 @@ class LocalStack:
         if api_base:
             env["STRIPE_API_BASE"] = api_base
         env.setdefault("POWERTOOLS_METRICS_DISABLED", os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"))
+        env.update(change_path_env(c.change_path()))
         env.update(c.extra_env)
         os.environ.update(env)
 
@@ -162,10 +183,13 @@ class LocalStack:
 
     def warm(self) -> None:
         """Import every handler once now, so a broken config fails at start (as a cold start would)."""
+        self.change_path.wire()
         for pool in self.pools.values():
             pool.warm()
 
     def start(self) -> LocalStack:
+        self.change_path.wire()
+        self.change_path.start()
         self.thread = threading.Thread(target=self.server.serve_forever, name="local-stack", daemon=True)
         self.thread.start()
         return self
@@ -173,6 +197,7 @@ class LocalStack:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+        self.change_path.stop()
 
     # --- request dispatch ---------------------------------------------------------------------------------------
     def authenticate(self, headers: dict[str, str]) -> dict[str, Any] | None:
@@ -241,6 +266,10 @@ class LocalStack:
             return self._dev_token(body)
         if path.startswith("/_local/invoke/") and method == "POST":
             return self._invoke_scheduled(path.rsplit("/", 1)[-1], body)
+        if path == "/_local/events" and method == "GET":
+            user = parse_qs(raw_query).get("user_id", [None])[0]
+            events = self.change_path.events(user)
+            return 200, {"content-type": "application/json"}, json.dumps({"events": events}).encode()
         if method in ("GET", "HEAD"):
             static = self._static(path)
             if static is not None:
@@ -259,20 +288,24 @@ class LocalStack:
 
     def _invoke_scheduled(self, function: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
         """`sam local invoke` for the template's scheduled functions (make reconcile, make sweep)."""
-        code_dir = scheduled_functions(self.template).get(function)
-        if code_dir is None:
+        if function not in scheduled_functions(self.template):
             return 404, JSON_HEADERS, error_body("not_found", f"No scheduled {function}.")
         try:
-            event = json.loads(body) if body.strip() else {"source": "aws.scheduler", "detail-type": "Scheduled Event"}
+            event = json.loads(body) if body.strip() else None
         except (ValueError, RecursionError):
             return 400, JSON_HEADERS, error_body("invalid_request", "body: the event must be valid JSON.")
-        if function not in self.pools:
-            self.pools[function] = self._pool(function, code_dir, "app.lambda_handler")
         try:
-            result = self.pools[function].invoke(event)
+            result = self.invoke_scheduled(function, event)
         except FunctionTimeout as exc:
             return self._timed_out(exc)
         return 200, JSON_HEADERS, json.dumps(result).encode()
+
+    def invoke_scheduled(self, function: str, event: dict[str, Any] | None = None) -> Any:
+        """Run a scheduled function as EventBridge Scheduler would (the local schedule and make sweep/reconcile)."""
+        if function not in self.pools:
+            self.pools[function] = self._pool(function, scheduled_functions(self.template)[function],
+                                              "app.lambda_handler")
+        return self.pools[function].invoke(event or {"source": "aws.scheduler", "detail-type": "Scheduled Event"})
 
     def _dev_token(self, body: bytes) -> tuple[int, dict[str, str], bytes]:
         try:

@@ -83,7 +83,19 @@ class Stack:
 
 
 @pytest.fixture(scope="session")
-def stack(ddb_local: Any, table: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def receiver() -> Iterator[Any]:
+    """The app the stack's outbound webhooks go to (verifies each with standardwebhooks)."""
+    from webhook_receiver import Receiver
+
+    from local.server import DEV_OUTBOUND_SECRET
+
+    app = Receiver(DEV_OUTBOUND_SECRET).start()
+    yield app
+    app.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(ddb_local: Any, table: str, receiver: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     from credits import bootstrap
     from local.dynamodb_local import free_port
     from local.server import LocalStack, StackConfig
@@ -93,7 +105,7 @@ def stack(ddb_local: Any, table: str, tmp_path_factory: pytest.TempPathFactory) 
     # The e2e Hosted UI test signs in at a fake Cognito: the dashboard's CSP names it, as it names Cognito deployed.
     local = LocalStack(StackConfig(port=port, table_name=table, dynamodb_endpoint=ddb_local.endpoint,
                                    data_dir=None, internal_principals=(EVENTS_INTERNAL_ROLE,),
-                                   dashboard_auth_origin=FAKE_COGNITO_ORIGIN))
+                                   dashboard_auth_origin=FAKE_COGNITO_ORIGIN, outbound_webhook_url=receiver.url))
     bootstrap.reset()
     local.warm()
     local.start()

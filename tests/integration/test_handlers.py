@@ -125,8 +125,10 @@ class World:
 
 
 @pytest.fixture
-def world(stack: Any, pools: dict[str, FunctionPool]) -> World:
-    return World(stack, pools)
+def world(stack: Any, pools: dict[str, FunctionPool], receiver: Any) -> World:
+    w = World(stack, pools)
+    w.receiver = receiver  # type: ignore[attr-defined]
+    return w
 
 
 # --- the catalogue of events: every file has exactly one case ----------------------------------------------------
@@ -292,6 +294,59 @@ def _sweeper(w: World) -> None:
     assert (w.balance()["held"], w.balance()["available"]) == (0, SEED)
 
 
+def _settings_get(w: World) -> None:
+    status, body = w.call("settings/get.json")
+    assert status == 200 and body["alerts"] == {"thresholds": []} and body["auto_recharge"]["status"] == "off"
+
+
+def _settings_put(w: World) -> None:
+    status, body = w.call("settings/put.json")
+    assert status == 200 and body["alerts"]["thresholds"] == [500, 100]
+    assert (body["auto_recharge"]["threshold"], body["auto_recharge"]["bundle"]) == (300, "pro")
+    assert w.call("settings/get.json") == (200, body)
+
+
+def _settings_put_bad(w: World) -> None:
+    status, body = w.call("settings/put_bad.json")
+    assert status == 400 and "alerts.thresholds.1" in body["error"]["message"]
+
+
+def _usage_get(w: World) -> None:
+    status, body = w.call("usage/get.json")
+    assert status == 200 and (body["from"], body["to"], body["group_by"], body["items"]) == (
+        "2026-03-01", "2026-03-31", "day", [])
+
+
+def _usage_bad_range(w: World) -> None:
+    status, body = w.call("usage/bad_range.json")
+    assert status == 400 and "366" in body["error"]["message"]
+
+
+def _events_stream_batch(w: World) -> None:
+    entry_id = f"tx_{uuid.uuid4().hex}"
+    event = w.event("events/stream_batch.json", tx_01kevents0example0000000000=entry_id)
+    _, result = invoke(w.pools, "events/stream_batch.json", event)
+    assert result == {"batchItemFailures": []}
+    events = w.stack.stack.change_path.events(w.user)
+    assert [(e["type"], e["data"]) for e in events] == [
+        ("credits.balance.depleted", {"user_id": w.user, "available": 0})]
+    _, again = invoke(w.pools, "events/stream_batch.json", event)  # the same records again: nothing twice
+    assert again == {"batchItemFailures": []} and len(w.stack.stack.change_path.events(w.user)) == 1
+    usage = w.stack.ledger.store  # the aggregates went to the same table
+    from credits.events.store import UsageStore
+
+    (day,) = UsageStore(usage.table, usage.client).days(w.user, "2026-03-05", "2026-03-05")
+    assert (day.credits, day.count, day.by_feature) == (25, 1, {"render": (25, 1)})
+
+
+def _deliver_sqs_batch(w: World) -> None:
+    event_id = f"evt_{uuid.uuid4().hex}"
+    _, result = w.call("deliver/sqs_batch.json", evt_00000000000000000000000000example=event_id)
+    assert result == {"batchItemFailures": []}
+    (delivery,) = w.receiver.wait_for(1, timeout=5, user_id=w.user)  # type: ignore[attr-defined]
+    assert delivery.webhook_id == event_id and delivery.event["type"] == "credits.balance.depleted"
+
+
 CASES: dict[str, Callable[[World], None]] = {
     "catalog/health.json": _health,
     "catalog/bundles.json": _bundles,
@@ -315,6 +370,13 @@ CASES: dict[str, Callable[[World], None]] = {
     "internal_consume/ok.json": _internal_consume,
     "reconcile/scheduled.json": _reconcile,
     "sweeper/scheduled.json": _sweeper,
+    "settings/get.json": _settings_get,
+    "settings/put.json": _settings_put,
+    "settings/put_bad.json": _settings_put_bad,
+    "usage/get.json": _usage_get,
+    "usage/bad_range.json": _usage_bad_range,
+    "events/stream_batch.json": _events_stream_batch,
+    "deliver/sqs_batch.json": _deliver_sqs_batch,
 }
 
 
@@ -335,7 +397,8 @@ def test_http_events_name_a_route_of_their_function():
     for rel in event_files():
         event = load_event(rel)
         if "routeKey" not in event:
-            assert event.get("source") == "aws.scheduler", rel
+            sources = {r.get("eventSource") for r in event.get("Records", [])}
+            assert event.get("source") == "aws.scheduler" or sources in ({"aws:dynamodb"}, {"aws:sqs"}), rel
             continue
         route = routes.get(event["routeKey"])
         assert route is not None, f"{rel}: {event['routeKey']} is not a route of template.yaml"

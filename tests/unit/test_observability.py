@@ -26,7 +26,8 @@ def probe(function: str, xray: str | None) -> dict[str, bool]:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "layers" / "credits"), "TABLE_NAME": "t",
            "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x",
            "STRIPE_SECRET_KEY": "sk_test_" + "a" * 24, "STRIPE_WEBHOOK_SECRET": "whsec_" + "b" * 24,
-           "DASHBOARD_URL": "http://x",
+           "DASHBOARD_URL": "http://x", "EVENT_BUS_NAME": "bus", "OUTBOUND_WEBHOOK_URL": "",
+           "DELIVERY_QUEUE_URL": "http://queue",
            "POWERTOOLS_TRACE_DISABLED": "true"}
     env.pop("CREDITS_XRAY_SDK", None)
     if xray is not None:

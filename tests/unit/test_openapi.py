@@ -28,6 +28,9 @@ CONTRACT_STATUSES = {
     ("GET", "/credits/purchases/{session_id}"): {"200", "401", "404"},
     ("POST", "/webhooks/stripe"): {"200", "400", "500", "503"},
     ("POST", "/internal/credits/consume"): {"200", "400", "402", "403", "409"},
+    ("GET", "/credits/settings"): {"200", "401"},
+    ("PUT", "/credits/settings"): {"200", "400", "401", "409", "413"},
+    ("GET", "/credits/usage"): {"200", "400", "401"},
 }
 
 
@@ -124,8 +127,10 @@ def test_request_bodies_are_strict_and_bounded(schema_name, field, bounds):
 def test_request_models_agree_with_the_spec():
     """The pydantic models the handlers validate with and the spec's request schemas name the same fields."""
     from credits import api
+    from credits.events.requests import SettingsPatch
 
     models = {
+        "SettingsPatch": SettingsPatch,
         "ConsumeRequest": api.ConsumeRequest,
         "HoldRequest": api.HoldRequest,
         "CaptureRequest": api.CaptureRequest,

@@ -15,6 +15,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from credits.config import InternalAccess
     from credits.engine import AccountEngine, WelcomeGrant
+    from credits.events.consumer import StreamConsumer
+    from credits.events.delivery import QueueDelivery
+    from credits.events.settings import SettingsService
+    from credits.events.usage import UsageService
     from credits.grants import GrantService
     from credits.ledger import Ledger
     from credits.ports import LedgerStore, PaymentGateway, PurchaseStore
@@ -30,6 +34,10 @@ class _Wiring:
     clock: Callable[[], float] | None = None
     welcome: WelcomeGrant | None = None
     welcome_set: bool = False
+    # Clients of the change path the local stack replaces with its in-process bus and queue (None = boto3's).
+    eventbridge_client: Any = None
+    sqs_client: Any = None
+    dynamodb_client: Any = None
     built: dict[str, Any] = field(default_factory=dict)
 
 
@@ -47,6 +55,13 @@ def configure(
     grants: GrantService | None = None,
     purchases: PurchaseService | None = None,
     internal_access: InternalAccess | None = None,
+    eventbridge_client: Any = None,
+    sqs_client: Any = None,
+    dynamodb_client: Any = None,
+    stream_consumer: StreamConsumer | None = None,
+    delivery: QueueDelivery | None = None,
+    settings: SettingsService | None = None,
+    usage: UsageService | None = None,
 ) -> None:
     """Replace parts of the wiring (what is given), and forget services built from the old parts.
 
@@ -62,9 +77,13 @@ def configure(
         clock=clock or w.clock,
         welcome=w.welcome if welcome is False else (welcome if not isinstance(welcome, bool) else None),
         welcome_set=w.welcome_set or welcome is not False,
+        eventbridge_client=eventbridge_client or w.eventbridge_client,
+        sqs_client=sqs_client or w.sqs_client,
+        dynamodb_client=dynamodb_client or w.dynamodb_client,
     )
     named: dict[str, Any] = {"ledger": ledger, "grants": grants, "purchases": purchases,
-                             "internal_access": internal_access}
+                             "internal_access": internal_access, "stream_consumer": stream_consumer,
+                             "delivery": delivery, "settings": settings, "usage": usage}
     _wiring.built.update({name: service for name, service in named.items() if service is not None})
 
 
@@ -166,6 +185,41 @@ def reconciler() -> Reconciler:
             clock=_wiring.clock or time.time,
         )
     return _wiring.built["reconciler"]  # type: ignore[no-any-return]
+
+
+# --- the change path, settings and usage (built by credits.events.wiring) ------------------------------------------
+def stream_consumer() -> StreamConsumer:
+    if "stream_consumer" not in _wiring.built:
+        from credits.events.wiring import build_stream_consumer
+
+        _wiring.built["stream_consumer"] = build_stream_consumer(
+            eventbridge=_wiring.eventbridge_client, client=_wiring.dynamodb_client
+        )
+    return _wiring.built["stream_consumer"]  # type: ignore[no-any-return]
+
+
+def delivery() -> QueueDelivery:
+    if "delivery" not in _wiring.built:
+        from credits.events.wiring import build_delivery
+
+        _wiring.built["delivery"] = build_delivery(sqs=_wiring.sqs_client)
+    return _wiring.built["delivery"]  # type: ignore[no-any-return]
+
+
+def settings() -> SettingsService:
+    if "settings" not in _wiring.built:
+        from credits.events.wiring import build_settings
+
+        _wiring.built["settings"] = build_settings(client=_wiring.dynamodb_client, ensure_user=engine().ensure_user)
+    return _wiring.built["settings"]  # type: ignore[no-any-return]
+
+
+def usage() -> UsageService:
+    if "usage" not in _wiring.built:
+        from credits.events.wiring import build_usage
+
+        _wiring.built["usage"] = build_usage(client=_wiring.dynamodb_client, ensure_user=engine().ensure_user)
+    return _wiring.built["usage"]  # type: ignore[no-any-return]
 
 
 def snapshot() -> object:

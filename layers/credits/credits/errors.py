@@ -89,6 +89,11 @@ class GrantNotActive(CreditsError):
 class TooManyGrants(CreditsError):
     status = 409
     code = "too_many_grants"
+class PaymentMethodRequired(CreditsError):
+    """Auto-recharge was switched on for a user without a saved payment method (nothing was saved)."""
+
+    status = 409
+    code = "payment_method_required"
 
 
 class PayloadTooLarge(CreditsError):

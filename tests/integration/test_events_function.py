@@ -1,0 +1,143 @@
+"""The events function's handler on DynamoDB Local: partial batch responses, duplicates, usage idempotency.
+
+The handler is loaded by file path (as Lambda and the local stack load it) after ``credits.bootstrap`` is given a
+consumer whose stores use the test table and whose publisher can be told to fail for one user.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pytest
+
+from credits import bootstrap
+from credits.events.consumer import StreamConsumer
+from credits.events.model import DomainEvent
+from credits.events.publisher import PublishFailed
+from credits.events.store import EventMarkers, UsageStore
+from credits.events.usage import UsageService
+from local.lambda_host import FunctionPool
+from local.template import ROOT
+from tests.stream_records import balance, entry, record
+
+
+class FlakyPublisher:
+    def __init__(self) -> None:
+        self.published: list[DomainEvent] = []
+        self.failing_users: set[str] = set()
+
+    def publish(self, events: Sequence[DomainEvent]) -> None:
+        if any(e.user_id in self.failing_users for e in events):
+            raise PublishFailed("bus unavailable (injected)")
+        self.published.extend(events)
+
+
+class Thresholds:
+    def __init__(self, value: tuple[int, ...]) -> None:
+        self.value = value
+        self.reads = 0
+
+    def thresholds(self, user_id: str) -> tuple[int, ...]:
+        self.reads += 1
+        return self.value
+
+
+@pytest.fixture
+def world(table: str, ddb_client: Any) -> Iterator[Any]:
+    publisher, thresholds = FlakyPublisher(), Thresholds((500, 100))
+    consumer = StreamConsumer(markers=EventMarkers(table, ddb_client), usage=UsageStore(table, ddb_client),
+                              thresholds=thresholds, publisher=publisher)
+    saved = bootstrap.snapshot()
+    bootstrap.configure(stream_consumer=consumer)
+    try:
+        pool = FunctionPool("EventsFunction", ROOT / "functions" / "events", "app.lambda_handler")
+        pool.warm()  # the module captures the consumer at import, as a cold start would
+        yield pool, publisher, thresholds, UsageService(UsageStore(table, ddb_client))
+    finally:
+        bootstrap.restore(saved)
+
+
+def uid() -> str:
+    return f"ev-{uuid.uuid4().hex[:10]}"
+
+
+def crossing(user: str, seq: int) -> dict[str, Any]:
+    """A spend from 600 to 50: crosses 500 and 100."""
+    return balance({"available": 600, "seq": seq}, {"available": 50, "seq": seq + 1, "updated_at": "T"},
+                   user=user, seq=f"{seq:021d}")
+
+
+def test_failure_mid_batch_names_exactly_that_record_and_the_rest_emit_once(world):
+    pool, publisher, _, _ = world
+    users = [uid() for _ in range(5)]
+    batch = [crossing(u, 10 * i) for i, u in enumerate(users)]
+    publisher.failing_users = {users[2]}
+
+    result = pool.invoke({"Records": batch})
+
+    assert result == {"batchItemFailures": [{"itemIdentifier": batch[2]["dynamodb"]["SequenceNumber"]}]}
+    assert sorted({e.user_id for e in publisher.published}) == sorted(users[:2] + users[3:])
+    assert len(publisher.published) == 8  # two thresholds for each of the four good records
+    # The mapping retries from the failed record: it and everything after it come again.
+    publisher.failing_users = set()
+    assert pool.invoke({"Records": batch[2:]}) == {"batchItemFailures": []}
+    assert len(publisher.published) == 10
+    per_user = {u: [e.id for e in publisher.published if e.user_id == u] for u in users}
+    assert all(len(ids) == 2 == len(set(ids)) for ids in per_user.values())  # nothing twice
+
+
+def test_a_batch_that_fails_entirely_raises_so_the_mapping_bisects_and_retries(world):
+    pool, publisher, _, _ = world
+    user = uid()
+    publisher.failing_users = {user}
+    with pytest.raises(Exception, match="All records failed"):
+        pool.invoke({"Records": [crossing(user, 1)]})
+    assert publisher.published == []
+
+
+def test_the_same_records_delivered_twice_publish_and_count_usage_once(world):
+    pool, publisher, _, usage = world
+    user = uid()
+    batch = [
+        crossing(user, 1),
+        entry("usage", -30, user=user, entry_id="tx_a", feature="render", seq="000000000000000000005"),
+        entry("usage", -12, user=user, entry_id="tx_b", seq="000000000000000000006"),
+        entry("purchase", 2000, user=user, entry_id="tx_c", session_id="cs_1", seq="000000000000000000007"),
+    ]
+    assert pool.invoke({"Records": batch}) == {"batchItemFailures": []}
+    assert pool.invoke({"Records": batch}) == {"batchItemFailures": []}  # a redelivery, e.g. after a restart
+    assert pool.invoke({"Records": batch[1:2]}) == {"batchItemFailures": []}
+
+    assert sorted(e.type for e in publisher.published) == [
+        "credits.balance.low", "credits.balance.low", "credits.purchase.fulfilled"]
+    report = usage.report(user, from_day="2026-03-01", to_day="2026-03-31", group_by="day")
+    assert report["items"] == [{"day": "2026-03-04", "feature": None, "credits": 42, "count": 2}]
+    by_feature = usage.report(user, from_day="2026-03-01", to_day="2026-03-31", group_by="feature")["items"]
+    assert by_feature == [{"day": None, "feature": "render", "credits": 30, "count": 1},
+                          {"day": None, "feature": None, "credits": 12, "count": 1}]
+
+
+def test_thresholds_are_read_once_per_user_and_batch_and_not_for_rises(world):
+    pool, _, thresholds, _ = world
+    user = uid()
+    batch = [crossing(user, 1), crossing(user, 3),
+             balance({"available": 50, "seq": 9}, {"available": 900, "seq": 10}, user=user, seq="9" * 21)]
+    pool.invoke({"Records": batch})
+    assert thresholds.reads == 1
+    pool.invoke({"Records": batch[2:]})
+    assert thresholds.reads == 1
+
+
+def test_remove_records_and_own_writes_are_acknowledged_without_effects(world):
+    pool, publisher, _, usage = world
+    user = uid()
+    batch = [
+        record("REMOVE", "BALANCE", None, {"available": 600}, user=user, seq="1"),
+        record("INSERT", "USAGE#DAY#2026-03-04", {"credits": 5, "count": 1}, user=user, seq="2"),
+        record("REMOVE", "EVT#abc", None, {"event_ids": ["e"], "expires_at_ttl": 1}, user=user, seq="3"),
+    ]
+    assert pool.invoke({"Records": batch}) == {"batchItemFailures": []}
+    assert publisher.published == []
+    assert usage.report(user, from_day="2026-03-01", to_day="2026-03-31", group_by="day")["items"] == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -422,3 +423,19 @@ def test_request_models_refuse_null_where_the_spec_does(name):
         except ValidationError:
             pass
     assert accepted_null == nullable, f"{name}: the model takes null for {sorted(accepted_null - nullable)}"
+
+
+def test_api_reference_names_every_route_and_error_code():
+    """docs/api.md is the spec's human-readable twin: every route of the template and every error code of the spec
+    appear in it, and it stands on its own (no link outside the repository)."""
+    doc = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    for route in http_routes():
+        assert re.search(rf"`{route.method} {re.escape(route.path)}[`?]", doc), f"docs/api.md lacks {route.route_key}"
+    codes = set()
+    for op in operations().values():
+        for status, response in op["responses"].items():
+            if int(status) >= 400:
+                codes |= _documented_codes(resolve(response)["content"]["application/json"]["schema"])
+    assert {code for code in codes if f"`{code}`" not in doc} == set()
+    assert "openapi.yaml" in doc
+    assert "../shared" not in doc and "api-contract" not in doc

@@ -2,7 +2,7 @@
 
 Every route of the spec is exercised with schema-valid and schema-invalid requests (examples, boundary
 "coverage" cases, random fuzzing, and stateful chains through the spec's links: place a hold, then capture /
-release / read it). A run fails on any 5xx, any status code the spec does not document, any response body or
+release / read it; create a grant, then void it). A run fails on any 5xx, any status code the spec does not document, any response body or
 content type that does not match it, invalid input that is accepted, and authenticated routes that answer
 without a token. The webhook is fuzzed too: without a valid signature every request must be its documented 400.
 

@@ -24,3 +24,23 @@ def resolve(node: dict[str, Any]) -> dict[str, Any]:
             target = target[part]
         node = target
     return node
+
+
+def schema(name: str) -> dict[str, Any]:
+    return spec()["components"]["schemas"][name]  # type: ignore[no-any-return]
+
+
+def flat_properties(node: dict[str, Any]) -> tuple[dict[str, Any], set[str]]:
+    """(properties, required) of an object schema, merging its ``allOf`` parts (later parts refine earlier ones)."""
+    node = resolve(node)
+    properties: dict[str, Any] = {}
+    required: set[str] = set()
+    for part in node.get("allOf", []):
+        props, req = flat_properties(part)
+        for name, prop in props.items():
+            properties[name] = {**properties.get(name, {}), **resolve(prop)}
+        required |= req
+    for name, prop in node.get("properties", {}).items():
+        properties[name] = {**properties.get(name, {}), **resolve(prop)}
+    required |= set(node.get("required", []))
+    return properties, required

@@ -2,7 +2,7 @@
 
 Handlers are loaded by file path exactly as the local stack loads them (``local.lambda_host.FunctionPool``), after
 the ``stack`` fixture has set the environment (DynamoDB Local table, Stripe simulator, webhook secret). Each test
-uses a fresh user: the events' placeholder ids (user, hold, Checkout session, payment intent) are replaced with
+uses a fresh user: the events' placeholder ids (user, hold, grant, Checkout session, payment intent) are replaced with
 real ones before the call, and the webhook event is re-signed with the documented test secret
 (events/sign_webhook.py) because Stripe signatures go stale after 300 s.
 
@@ -17,11 +17,15 @@ import json
 import time
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
+from credits import bootstrap
+from credits.catalog import load_catalog
 from local.lambda_host import FunctionPool, decode_response
 from local.template import ROOT, http_routes, load_template
 from tests.openapi_support import resolve, spec
@@ -32,6 +36,7 @@ HOLD = "hold_01kexample0000000000000000"
 SESSION = "cs_test_events_example"
 COMPLETED = "cs_test_events_completed"
 PAYMENT_INTENT = "pi_test_events_example"
+GRANT = "gr_01kexample0000000000000000"
 SEED = 1000
 
 
@@ -102,6 +107,11 @@ def invoke(pools: dict[str, FunctionPool], rel: str, event: dict[str, Any]) -> t
     return status, body
 
 
+def without_key(event: dict[str, Any]) -> dict[str, Any]:
+    """The same event without its Idempotency-Key header."""
+    return {**event, "headers": {k: v for k, v in event["headers"].items() if k != "idempotency-key"}}
+
+
 class World:
     """A fresh, funded user and the real ids that replace the events' placeholders."""
 
@@ -109,7 +119,7 @@ class World:
         self.stack = stack
         self.pools = pools
         self.user = f"evt-{uuid.uuid4().hex[:12]}"
-        stack.seed(self.user, SEED, "seed")
+        self.seed_grant = stack.seed(self.user, SEED, "seed")
 
     def event(self, rel: str, **replace: str) -> dict[str, Any]:
         return load_event(rel, **{USER: self.user, **replace})
@@ -117,11 +127,18 @@ class World:
     def call(self, rel: str, **replace: str) -> tuple[int, Any]:
         return invoke(self.pools, rel, self.event(rel, **replace))
 
+    def send(self, rel: str, event: dict[str, Any]) -> tuple[int, Any]:
+        return invoke(self.pools, rel, event)
+
     def hold(self, amount: int = 40, ttl: int = 600) -> str:
         return str(self.stack.ledger.place_hold(self.user, amount, ttl).hold.hold_id)
 
     def balance(self) -> dict[str, Any]:
         return self.stack.ledger.balance(self.user).to_dict()  # type: ignore[no-any-return]
+
+    def history(self, entry_type: str | None = None) -> list[dict[str, Any]]:
+        page = self.stack.ledger.history(self.user, limit=100, cursor=None, entry_type=entry_type)
+        return [e.to_dict() for e in page.items]
 
 
 @pytest.fixture
@@ -140,15 +157,29 @@ def _bundles(w: World) -> None:
     status, body = w.call("catalog/bundles.json")
     standard = next(b for b in body["bundles"] if b["id"] == "standard")
     assert status == 200 and (standard["credits"], standard["unit_amount"], standard["currency"]) == (2000, 1990, "usd")
+    assert all("expires_after_days" in b for b in body["bundles"])
+
+
+def _features(w: World) -> None:
+    status, body = w.call("catalog/features.json")
+    assert status == 200 and body["features"], body
+    assert body["features"] == [f.public() for f in load_catalog().features]  # the server-side price list
 
 
 def _balance(w: World) -> None:
     status, body = w.call("balance/get.json")
     assert status == 200
-    assert (body["user_id"], body["balance"], body["available"], body["held"]) == (w.user, SEED, SEED, 0)
+    assert (body["user_id"], body["balance"], body["available"], body["held"], body["expiring"]) == (
+        w.user, SEED, SEED, 0, None)  # the seed never expires
+    soon = w.stack.seed(w.user, 50, "promo", expires_in_days=2)
+    later = w.stack.seed(w.user, 20, "promo", expires_in_days=9)
+    status, body = w.call("balance/get.json")
+    assert body["balance"] == SEED + 70 and body["expiring"] == {"amount": 50, "at": soon.expires_at}, body
+    assert later.expires_at > soon.expires_at
     never_seen = f"evt-new-{uuid.uuid4().hex[:12]}"
     status, body = invoke(w.pools, "balance/get.json", load_event("balance/get.json", **{USER: never_seen}))
-    assert (status, body) == (200, {"user_id": never_seen, "balance": 0, "held": 0, "available": 0, "updated_at": None})
+    assert (status, body) == (200, {"user_id": never_seen, "balance": 0, "held": 0, "available": 0,
+                                    "updated_at": None, "expiring": None})
 
 
 def _history_page(w: World) -> None:
@@ -156,6 +187,16 @@ def _history_page(w: World) -> None:
     status, body = w.call("history/page.json")
     assert status == 200 and body["next_cursor"] is None
     assert [(e["type"], e["amount"]) for e in body["items"]] == [("usage", -7), ("adjustment", SEED)]
+    usage, adjustment = body["items"]
+    assert "grant_id" not in usage and adjustment["grant_id"] == w.seed_grant.grant_id
+
+
+def _history_by_type(w: World) -> None:
+    grant = w.stack.grants.create_grant(w.user, 30, idempotency_key=uuid.uuid4().hex, description="Welcome back").grant
+    w.stack.ledger.consume(w.user, 3, "use")
+    status, body = w.call("history/by_type.json")
+    assert status == 200 and body["next_cursor"] is None
+    assert [(e["type"], e["amount"], e["grant_id"]) for e in body["items"]] == [("grant", 30, grant.grant_id)]
 
 
 def _history_bad_cursor(w: World) -> None:
@@ -163,12 +204,68 @@ def _history_bad_cursor(w: World) -> None:
     assert status == 400 and body["error"]["code"] == "invalid_request" and "cursor" in body["error"]["message"]
 
 
+def _grants_active(w: World) -> None:
+    first = w.stack.seed(w.user, 50, "promo", expires_in_days=5, priority=10)
+    w.stack.ledger.consume(w.user, 20, "use")  # spent from the lowest priority number first
+    status, body = w.call("grants/active.json")
+    assert status == 200 and body["next_cursor"] is None
+    assert [(g["grant_id"], g["remaining"], g["spent"], g["status"]) for g in body["grants"]] == [
+        (first.grant_id, 30, 20, "active"), (w.seed_grant.grant_id, SEED, 0, "active")]
+    assert sum(g["remaining"] for g in body["grants"]) == w.balance()["available"]
+
+
+def _grants_all(w: World) -> None:
+    promo = w.stack.seed(w.user, 50, "promo")
+    w.stack.grants.void_grant(w.user, promo.grant_id, "withdrawn")
+    status, body = w.call("grants/all.json")
+    assert status == 200
+    assert [(g["grant_id"], g["status"], g["voided"]) for g in body["grants"]] == [
+        (w.seed_grant.grant_id, "active", 0), (promo.grant_id, "voided", 50)]  # active ones first, then the others
+    status, body = w.call("grants/active.json")
+    assert [g["grant_id"] for g in body["grants"]] == [w.seed_grant.grant_id]
+
+
+def _grants_bad_status(w: World) -> None:
+    status, body = w.call("grants/bad_status.json")
+    assert status == 400 and body["error"]["code"] == "invalid_request" and "status" in body["error"]["message"]
+
+
 def _consume_ok(w: World) -> None:
     status, body = w.call("consume/ok.json")
-    assert status == 200 and (body["amount"], body["balance"], body["available"]) == (25, SEED - 25, SEED - 25)
+    assert status == 200 and (body["amount"], body["replayed"]) == (25, False)
+    assert "balance" not in body and "available" not in body  # only with return_balance
     again = w.call("consume/ok.json")  # the event carries an Idempotency-Key: the first result, credits move once
-    assert again == (200, body)
+    assert again == (200, {**body, "replayed": True})
     assert w.balance()["available"] == SEED - 25
+    status, other = w.send("consume/ok.json", without_key(w.event("consume/ok.json")))  # no key: spends again
+    assert status == 200 and other["transaction_id"] != body["transaction_id"]
+    assert w.balance()["available"] == SEED - 50
+
+
+def _consume_by_feature(w: World) -> None:
+    cost = 3 * (load_catalog().credits_per_unit("image.render") or 0)
+    status, body = w.call("consume/by_feature.json")
+    assert status == 200 and cost > 0
+    assert (body["amount"], body["feature"], body["quantity"], body["replayed"]) == (cost, "image.render", 3, False)
+    assert w.balance()["available"] == SEED - cost
+    usage = w.history("usage")
+    assert [(e["amount"], e["feature"], e["quantity"]) for e in usage] == [(-cost, "image.render", 3)]
+    assert w.call("consume/by_feature.json") == (200, {**body, "replayed": True})
+    assert w.balance()["available"] == SEED - cost
+
+
+def _consume_return_balance(w: World) -> None:
+    status, body = w.call("consume/return_balance.json")
+    assert status == 200 and (body["amount"], body["balance"], body["available"]) == (25, SEED - 25, SEED - 25)
+    w.stack.ledger.consume(w.user, 5, "something else")
+    status, again = w.call("consume/return_balance.json")  # a replay reads the balance at replay time
+    assert (again["transaction_id"], again["replayed"], again["balance"]) == (body["transaction_id"], True, SEED - 30)
+
+
+def _consume_unknown_feature(w: World) -> None:
+    status, body = w.call("consume/unknown_feature.json")
+    assert status == 400 and body["error"]["code"] == "unknown_feature"
+    assert w.balance()["available"] == SEED
 
 
 def _consume_bad_amount(w: World) -> None:
@@ -192,8 +289,15 @@ def _consume_no_token(w: World) -> None:
 
 def _hold_place(w: World) -> None:
     status, body = w.call("holds/place.json")
-    assert status == 201 and (body["status"], body["amount"], body["available"]) == ("pending", 40, SEED - 40)
+    assert status == 201 and (body["status"], body["amount"], body["available"], body["replayed"]) == (
+        "pending", 40, SEED - 40, False)
     assert (w.balance()["held"], w.balance()["balance"]) == (40, SEED)
+    status, again = w.call("holds/place.json")  # same key and body: the same hold, nothing moves
+    assert (status, again["hold_id"], again["status"], again["replayed"]) == (200, body["hold_id"], "pending", True)
+    assert w.balance()["held"] == 40
+    w.stack.ledger.capture_hold(w.user, body["hold_id"], 10)
+    status, later = w.call("holds/place.json")  # the hold as it is now
+    assert (status, later["hold_id"], later["status"], later["captured"]) == (200, body["hold_id"], "captured", 10)
 
 
 def _hold_place_bad_ttl(w: World) -> None:
@@ -213,21 +317,34 @@ def _hold_capture(w: World) -> None:
     hold_id = w.hold()
     status, body = w.call("holds/capture.json", **{HOLD: hold_id})
     assert status == 200
-    assert (body["status"], body["captured"], body["released"], body["balance"]) == ("captured", 15, 25, SEED - 15)
-    status, body = w.call("holds/capture.json", **{HOLD: hold_id})
+    assert (body["status"], body["captured"], body["released"], body["balance"], body["replayed"]) == (
+        "captured", 15, 25, SEED - 15, False)
+    status, again = w.call("holds/capture.json", **{HOLD: hold_id})  # a retry with its key: the first result
+    assert (status, again["transaction_id"], again["captured"], again["replayed"]) == (
+        200, body["transaction_id"], 15, True)
+    assert w.balance()["available"] == SEED - 15
+    status, body = w.send("holds/capture.json", without_key(w.event("holds/capture.json", **{HOLD: hold_id})))
     assert status == 409 and body["error"]["code"] == "hold_not_pending"
+    status, body = w.call("holds/capture.json", **{HOLD: w.hold()})  # the same key on another hold
+    assert status == 409 and body["error"]["code"] == "idempotency_key_reused"
 
 
 def _hold_release(w: World) -> None:
     hold_id = w.hold()
     status, body = w.call("holds/release.json", **{HOLD: hold_id})
-    assert status == 200 and (body["status"], body["released"], body["available"]) == ("released", 40, SEED)
+    assert status == 200 and (body["status"], body["released"], body["available"], body["replayed"]) == (
+        "released", 40, SEED, False)
+    status, again = w.call("holds/release.json", **{HOLD: hold_id})
+    assert (status, again["released"], again["replayed"]) == (200, 40, True)
+    status, body = w.send("holds/release.json", without_key(w.event("holds/release.json", **{HOLD: hold_id})))
+    assert status == 409 and body["error"]["code"] == "hold_not_pending"
 
 
 def _purchase_start(w: World) -> None:
     status, body = w.call("purchase/start.json")
     assert status == 200 and body["session_id"] and body["url"].endswith(body["session_id"])
-    purchase = w.stack.ledger.store.get_purchase(body["session_id"])
+    purchase = bootstrap.purchase_store().get_purchase(body["session_id"])
+    assert purchase is not None
     assert (purchase.user_id, purchase.bundle, purchase.status) == (w.user, "standard", "pending")
 
 
@@ -240,43 +357,116 @@ def _purchase_status(w: World) -> None:
     _, started = w.call("purchase/start.json")
     status, body = w.call("purchase/status.json", **{SESSION: started["session_id"]})
     assert status == 200
-    assert (body["session_id"], body["bundle"], body["credits"], body["status"]) == (
-        started["session_id"], "standard", 2000, "pending")
+    assert (body["session_id"], body["bundle"], body["credits"], body["status"], body["grant_id"]) == (
+        started["session_id"], "standard", 2000, "pending", None)
     status, _ = w.call("purchase/status.json")  # the placeholder session is nobody's
     assert status == 404
 
 
 def _webhook_checkout_completed(w: World) -> None:
-    session, payment = f"cs_test_{uuid.uuid4().hex}", f"pi_test_{uuid.uuid4().hex}"
-    raw = w.event("webhook/checkout_completed.json", **{COMPLETED: session, PAYMENT_INTENT: payment})
-    event = sign_webhook.sign_event(raw)  # fresh signature over the personalised body
-    status, body = invoke(w.pools, "webhook/checkout_completed.json", event)
-    assert (status, body["received"], body.get("outcome")) == (200, True, "fulfilled")
+    # A correctly signed event about a session Stripe does not know: acknowledged, nothing moves.
+    made_up = sign_webhook.sign_event(w.event("webhook/checkout_completed.json"))
+    status, body = w.send("webhook/checkout_completed.json", made_up)
+    assert (status, body["received"], body["outcome"]) == (200, True, "ignored: unknown to Stripe")
+    assert w.balance()["available"] == SEED
+    assert bootstrap.purchase_store().get_purchase(COMPLETED) is None
+    # A session really paid in the simulator: the simulator delivers the webhook itself and it credits once.
+    _, started = w.call("purchase/start.json")
+    session = started["session_id"]
+    paid = requests.post(w.stack.url(f"/_stripe/checkout/{session}/pay"), json={}, timeout=30)
+    assert paid.status_code == 200 and [d["status"] for d in paid.json()["deliveries"]] == [200], paid.text
     assert w.balance()["available"] == SEED + 2000
-    status, body = invoke(w.pools, "webhook/checkout_completed.json", event)  # Stripe redelivers
-    assert (status, body.get("outcome")) == (200, "duplicate")
+    purchase = bootstrap.purchase_store().get_purchase(session)
+    assert purchase is not None and purchase.status == "fulfilled" and purchase.grant_id
+    # The event file, re-signed for that very session: a duplicate, nothing moves.
+    again = sign_webhook.sign_event(w.event("webhook/checkout_completed.json", **{
+        COMPLETED: session, PAYMENT_INTENT: paid.json()["payment_intent"]}))
+    status, body = w.send("webhook/checkout_completed.json", again)
+    assert (status, body["outcome"]) == (200, "duplicate")
     assert w.balance()["available"] == SEED + 2000
-    assert w.stack.ledger.store.get_purchase(session).status == "fulfilled"
+    assert [(e["amount"], e["reference"], e["grant_id"]) for e in w.history("purchase")] == [
+        (2000, session, purchase.grant_id)]
     # The file as committed is signed with the documented test secret, and is stale by now: 400, nothing moves.
     committed = load_event("webhook/checkout_completed.json")
     header = committed["headers"]["stripe-signature"]
     timestamp = int(header.split(",")[0].removeprefix("t="))
     assert sign_webhook.sign_event(committed, sign_webhook.TEST_SECRET, timestamp)["headers"]["stripe-signature"] == (
         header)
-    status, body = invoke(w.pools, "webhook/checkout_completed.json", committed)
+    status, body = w.send("webhook/checkout_completed.json", committed)
     assert status == 400 and body["error"]["code"] == "invalid_signature"
 
 
 def _webhook_bad_signature(w: World) -> None:
     event = w.event("webhook/bad_signature.json")
-    status, body = invoke(w.pools, "webhook/bad_signature.json", event)
+    status, body = w.send("webhook/bad_signature.json", event)
     assert status == 400 and body["error"]["code"] == "invalid_signature"
     assert w.balance()["available"] == SEED
 
 
 def _internal_consume(w: World) -> None:
     status, body = w.call("internal_consume/ok.json")
-    assert status == 200 and (body["user_id"], body["amount"], body["available"]) == (w.user, 10, SEED - 10)
+    assert status == 200 and (body["user_id"], body["amount"], body["replayed"]) == (w.user, 10, False)
+    assert w.balance()["available"] == SEED - 10
+    assert w.call("internal_consume/ok.json") == (200, {**body, "replayed": True})
+    # Its keys are a space of their own: the user route's consume with the same key is another request.
+    event = w.event("consume/ok.json")
+    event["headers"]["idempotency-key"] = w.event("internal_consume/ok.json")["headers"]["idempotency-key"]
+    status, user_route = w.send("consume/ok.json", event)
+    assert status == 200 and user_route["replayed"] is False
+    assert w.balance()["available"] == SEED - 35
+
+
+def _internal_grant_create(w: World) -> None:
+    before = time.time()
+    status, body = w.call("internal_grants/create.json")
+    assert status == 201
+    assert (body["user_id"], body["amount"], body["remaining"], body["category"], body["source"], body["priority"],
+            body["status"], body["replayed"]) == (w.user, 500, 500, "promotional", "grant", 10, "active", False)
+    expires = datetime.fromisoformat(body["expires_at"].replace("Z", "+00:00")).timestamp()
+    assert before + 30 * 86400 - 5 <= expires <= time.time() + 30 * 86400 + 5
+    assert w.balance()["available"] == SEED + 500
+    assert [(e["amount"], e["grant_id"]) for e in w.history("grant")] == [(500, body["grant_id"])]
+    w.stack.ledger.consume(w.user, 7, "use")  # spent from the grant first (priority 10)
+    status, again = w.call("internal_grants/create.json")  # a replay: the same grant, as it is now
+    assert (status, again["grant_id"], again["remaining"], again["spent"], again["replayed"]) == (
+        200, body["grant_id"], 493, 7, True)
+    assert w.balance()["available"] == SEED + 493
+
+
+def _internal_grant_reused_key(w: World) -> None:
+    assert w.call("internal_grants/create.json")[0] == 201
+    status, body = w.call("internal_grants/create_reused_key.json")  # same key, another amount
+    assert status == 409 and body["error"]["code"] == "idempotency_key_reused"
+    assert w.balance()["available"] == SEED + 500
+
+
+def _internal_grant_no_key(w: World) -> None:
+    status, body = w.call("internal_grants/create_no_key.json")
+    assert status == 400 and body["error"]["code"] == "invalid_request"
+    assert "Idempotency-Key" in body["error"]["message"]
+    assert w.balance()["available"] == SEED
+
+
+def _internal_grant_void(w: World) -> None:
+    promo = w.stack.seed(w.user, 300, "promo")
+    w.stack.ledger.consume(w.user, 100, "use")  # spent from the older seed grant first (same priority, both never expire)
+    status, body = w.call("internal_grants/void.json", **{GRANT: promo.grant_id})
+    assert status == 200
+    assert (body["grant_id"], body["status"], body["voided"], body["remaining"], body["replayed"]) == (
+        promo.grant_id, "voided", 300, 0, False)
+    assert w.balance()["available"] == SEED - 100
+    assert [(e["amount"], e["grant_id"], e["description"]) for e in w.history("void")] == [
+        (-300, promo.grant_id, "Promotion withdrawn")]
+    status, again = w.call("internal_grants/void.json", **{GRANT: promo.grant_id})
+    assert (status, again["voided"], again["replayed"]) == (200, 300, True)
+    status, body = w.send("internal_grants/void.json", without_key(w.event("internal_grants/void.json",
+                                                                            **{GRANT: promo.grant_id})))
+    assert status == 409 and body["error"]["code"] == "grant_not_active"
+    status, body = w.call("internal_grants/void.json")  # the same key on another grant
+    assert status == 409 and body["error"]["code"] == "idempotency_key_reused"
+    status, body = w.send("internal_grants/void.json", without_key(w.event("internal_grants/void.json")))
+    assert status == 404 and body["error"]["code"] == "not_found"  # the placeholder grant is nobody's
+    assert w.balance()["available"] == SEED - 100
 
 
 def _reconcile(w: World) -> None:
@@ -289,7 +479,7 @@ def _sweeper(w: World) -> None:
     expires = w.stack.ledger.store.get_hold(w.user, hold_id).expires_epoch
     time.sleep(max(0.0, expires - time.time()) + 0.05)
     _, result = w.call("sweeper/scheduled.json")
-    assert result["settled"] >= 1
+    assert result["holds_tidied"] >= 1
     assert w.stack.ledger.store.get_hold(w.user, hold_id).status == "expired"
     assert (w.balance()["held"], w.balance()["available"]) == (0, SEED)
 
@@ -350,10 +540,18 @@ def _deliver_sqs_batch(w: World) -> None:
 CASES: dict[str, Callable[[World], None]] = {
     "catalog/health.json": _health,
     "catalog/bundles.json": _bundles,
+    "catalog/features.json": _features,
     "balance/get.json": _balance,
     "history/page.json": _history_page,
+    "history/by_type.json": _history_by_type,
     "history/bad_cursor.json": _history_bad_cursor,
+    "grants/active.json": _grants_active,
+    "grants/all.json": _grants_all,
+    "grants/bad_status.json": _grants_bad_status,
     "consume/ok.json": _consume_ok,
+    "consume/by_feature.json": _consume_by_feature,
+    "consume/return_balance.json": _consume_return_balance,
+    "consume/unknown_feature.json": _consume_unknown_feature,
     "consume/bad_amount.json": _consume_bad_amount,
     "consume/insufficient.json": _consume_insufficient,
     "consume/no_token.json": _consume_no_token,
@@ -368,6 +566,10 @@ CASES: dict[str, Callable[[World], None]] = {
     "webhook/checkout_completed.json": _webhook_checkout_completed,
     "webhook/bad_signature.json": _webhook_bad_signature,
     "internal_consume/ok.json": _internal_consume,
+    "internal_grants/create.json": _internal_grant_create,
+    "internal_grants/create_reused_key.json": _internal_grant_reused_key,
+    "internal_grants/create_no_key.json": _internal_grant_no_key,
+    "internal_grants/void.json": _internal_grant_void,
     "reconcile/scheduled.json": _reconcile,
     "sweeper/scheduled.json": _sweeper,
     "settings/get.json": _settings_get,

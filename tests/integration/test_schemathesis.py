@@ -2,7 +2,7 @@
 
 Every route of the spec is exercised with schema-valid and schema-invalid requests (examples, boundary
 "coverage" cases, random fuzzing, and stateful chains through the spec's links: place a hold, then capture /
-release / read it). A run fails on any 5xx, any status code the spec does not document, any response body or
+release / read it; create a grant, then void it). A run fails on any 5xx, any status code the spec does not document, any response body or
 content type that does not match it, invalid input that is accepted, and authenticated routes that answer
 without a token. The webhook is fuzzed too: without a valid signature every request must be its documented 400.
 
@@ -42,8 +42,9 @@ CHECKS = [
 # - positive_data_acceptance: schema-valid requests may be refused by business rules (402 not enough credits,
 #   unknown bundle, unknown cursor, capture above the hold), which the spec documents as 4xx.
 # - missing_required_header: expects 401 without credentials; the IAM route answers 403 like API Gateway does.
-# The IAM route gets a SigV4-looking Authorization header (the local stack checks only the scheme, as the contract
-# leaves IAM to API Gateway), and the user named in its example body is seeded, so it answers 200s too.
+# The IAM routes get a SigV4-looking Authorization header (the local stack checks only the scheme, as the contract
+# leaves IAM to API Gateway), and the user named in the internal consume's example body is seeded, so it answers 200s
+# too; the grant-creation link feeds a created grant (and its user) to the void route.
 # - unsupported_method (and TRACE/OPTIONS/QUERY probes of the coverage phase): the local stack's http.server
 #   answers those methods with its own 501 HTML page before any route code runs; deployed, API Gateway decides.
 #   Undeclared GET/PUT/POST/DELETE/PATCH are still sent and must not be a 5xx.
@@ -53,7 +54,7 @@ CONFIG = """
 unexpected-methods = ["get", "put", "post", "delete", "patch"]
 
 [[operations]]
-include-path = "/internal/credits/consume"
+include-path-regex = "^/internal/"
 headers = { Authorization = "AWS4-HMAC-SHA256 Credential=AKIDLOCAL/20260101/us-east-1/execute-api/aws4_request, SignedHeaders=host, Signature=00" }
 
 [phases.stateful]
@@ -68,10 +69,13 @@ max-examples = 15
 MUST_SEE = {
     ("GET", "/health", 200),
     ("GET", "/credits/bundles", 200),
+    ("GET", "/credits/features", 200),
     ("GET", "/credits/balance", 200),
     ("GET", "/credits/balance", 401),
     ("GET", "/credits/history", 200),
     ("GET", "/credits/history", 400),
+    ("GET", "/credits/grants", 200),
+    ("GET", "/credits/grants", 400),
     ("POST", "/credits/consume", 200),
     ("POST", "/credits/consume", 400),
     ("POST", "/credits/consume", 409),
@@ -88,6 +92,10 @@ MUST_SEE = {
     ("POST", "/webhooks/stripe", 400),
     ("POST", "/internal/credits/consume", 200),
     ("POST", "/internal/credits/consume", 400),
+    ("POST", "/internal/credits/grants", 201),
+    ("POST", "/internal/credits/grants", 400),
+    ("POST", "/internal/credits/grants/{grant_id}/void", 200),
+    ("POST", "/internal/credits/grants/{grant_id}/void", 404),
 }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -24,6 +24,15 @@ Description = Field(default="", max_length=MAX_DESCRIPTION)
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nulls(cls, data: Any) -> Any:
+        # An explicit null is a wrong type, not "left out": the contract answers it with a 400.
+        nulls = [k for k, v in data.items() if v is None] if isinstance(data, dict) else []
+        if nulls:
+            raise ValueError(f"{nulls[0]} must not be null (leave it out instead)")
+        return data
 
 
 def _valid_user_id(value: str) -> str:

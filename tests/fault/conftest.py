@@ -42,14 +42,14 @@ class FaultStack:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def ddb_proxy(ddb_local: Any) -> Iterator[FaultProxy]:
     """The fault proxy in front of the session's DynamoDB Local."""
     with FaultProxy(("127.0.0.1", ddb_local.port), seed=11) as proxy:
         yield proxy
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # stopped when the fault tests are done, not at the end of the whole run
 def fault_stack(ddb_proxy: FaultProxy, table: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultStack]:
     from local.dynamodb_local import free_port
 

@@ -38,7 +38,7 @@ def test_concurrent_consumes_under_faults_move_each_spend_at_most_once(variant, 
     seed = sum(map(ord, variant))
     rng = random.Random(seed)
     bought = api.fund(user)
-    ops = make_consumes(rng, variant, keyed=44, unkeyed=10, duplicated=8, amounts=(25, 65))
+    ops = make_consumes(rng, variant, keyed=32, unkeyed=8, duplicated=6, amounts=(40, 80))
     assert sum(op.amount for op in ops) > bought + 150, "the demand must exceed the credits, or nothing is refused"
     ddb_faults, edge_faults = VARIANTS[variant]
     edge: Schedule | None = RandomFaults(edge_faults, seed=seed + 1) if edge_faults else None

@@ -14,7 +14,7 @@ from .proxy import Fault, RandomFaults
 from .support import check_ledger
 from .workload import run_concurrently
 
-SESSIONS = 4
+SESSIONS = 3
 RESENDS = 3  # concurrent redeliveries per event, on top of the first delivery
 DDB_FAULTS = {Fault.LATENCY: 0.05, Fault.RESET_BEFORE_SEND: 0.05, Fault.DROP_AFTER_SEND: 0.08,
               Fault.TRUNCATE_RESPONSE: 0.05, Fault.DUPLICATE_REQUEST: 0.05}

@@ -29,8 +29,8 @@ EDGE_FAULTS = {Fault.RESET_BEFORE_SEND: 0.03, Fault.DROP_AFTER_SEND: 0.06, Fault
 def test_holds_and_consumes_under_faults_resolve_once_and_return_held_to_zero(api, faults, user):
     rng = random.Random(2)
     bought = api.fund(user)
-    holds = make_holds(rng, "holds", 36, amounts=(10, 60))
-    consumes = make_consumes(rng, "holds-spend", keyed=24, unkeyed=0, duplicated=6, amounts=(5, 25))
+    holds = make_holds(rng, "holds", 28, amounts=(10, 60))
+    consumes = make_consumes(rng, "holds-spend", keyed=16, unkeyed=0, duplicated=4, amounts=(5, 25))
     tasks = consume_tasks(api, user, consumes) + [lambda op=op: op.run(api, user) for op in holds]
 
     with faults.inject(ddb=RandomFaults(DDB_FAULTS, seed=21), edge=RandomFaults(EDGE_FAULTS, seed=22),

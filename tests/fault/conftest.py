@@ -21,8 +21,9 @@ from typing import Any
 
 import pytest
 
-from .proxy import FAULT_KINDS, FaultProxy, Passthrough
+from .proxy import FaultProxy
 from .recording import RECORDS, FaultRecorder, recorder
+from .schedule import FAULT_KINDS, Passthrough
 from .support import Api, Tally
 
 SERVE = Path(__file__).with_name("serve.py")

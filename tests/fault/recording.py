@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from .proxy import FaultCounts, FaultProxy, Passthrough, Schedule
+from .proxy import FaultCounts, FaultProxy
+from .schedule import Passthrough, Schedule
 
 RECORDS = pytest.StashKey[list["FaultWindow"]]()
 

@@ -66,8 +66,13 @@ def main(argv: list[str] | None = None) -> int:
     args.ready_file.write_text(stack.config.base_url)
 
     stop = threading.Event()
+
+    def stop_when_stdin_closes() -> None:
+        sys.stdin.read()
+        stop.set()
+
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+    threading.Thread(target=stop_when_stdin_closes, daemon=True).start()
     stop.wait()
     stack.stop()
     return 0

@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import requests
 
@@ -138,7 +139,7 @@ class Api:
         items: list[dict[str, Any]] = []
         cursor: str | None = None
         for _ in range(1000):
-            query = "?limit=100" + (f"&cursor={requests.utils.quote(cursor, safe='')}" if cursor else "")
+            query = "?limit=100" + (f"&cursor={quote(cursor, safe='')}" if cursor else "")
             page = self.get_ok("/credits/history" + query, user=user)
             items += page["items"]
             cursor = page["next_cursor"]

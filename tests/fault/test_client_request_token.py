@@ -15,7 +15,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from .proxy import Fault, FaultProxy, Scripted
+from .proxy import FaultProxy
+from .schedule import Fault, Scripted
 
 
 def client(endpoint: str) -> Any:

@@ -12,7 +12,7 @@ import random
 
 import pytest
 
-from .proxy import Fault, RandomFaults, Schedule
+from .schedule import Fault, RandomFaults, Schedule
 from .support import check_ledger
 from .workload import check_consumes, consume_tasks, make_consumes, run_concurrently, settle_consumes
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 
-from .proxy import Fault, RandomFaults
+from .schedule import Fault, RandomFaults
 from .support import check_ledger
 from .workload import run_concurrently
 

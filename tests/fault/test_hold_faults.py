@@ -7,8 +7,9 @@ made a second hold), captured credits in history once each as usage, and the led
 from __future__ import annotations
 
 import random
+from functools import partial
 
-from .proxy import Fault, RandomFaults
+from .schedule import Fault, RandomFaults
 from .support import check_ledger
 from .workload import (
     check_consumes,
@@ -31,7 +32,7 @@ def test_holds_and_consumes_under_faults_resolve_once_and_return_held_to_zero(ap
     bought = api.fund(user)
     holds = make_holds(rng, "holds", 28, amounts=(10, 60))
     consumes = make_consumes(rng, "holds-spend", keyed=16, unkeyed=0, duplicated=4, amounts=(5, 25))
-    tasks = consume_tasks(api, user, consumes) + [lambda op=op: op.run(api, user) for op in holds]
+    tasks = consume_tasks(api, user, consumes) + [partial(op.run, api, user) for op in holds]
 
     with faults.inject(ddb=RandomFaults(DDB_FAULTS, seed=21), edge=RandomFaults(EDGE_FAULTS, seed=22),
                        label="holds + consumes") as window:

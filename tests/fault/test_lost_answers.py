@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from .proxy import Fault, Scripted
+from .schedule import Fault, Scripted
 from .support import check_ledger
 from .workload import usage_by_description
 

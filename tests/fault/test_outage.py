@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 import pytest
 
 from .conftest import FaultStack
-from .proxy import Always, Fault
 from .recording import FaultWindow, recorder
+from .schedule import Always, Fault
 from .support import Answer, Api, Tally, check_ledger
 from .workload import run_concurrently, usage_by_description
 

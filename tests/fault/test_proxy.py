@@ -11,15 +11,8 @@ from typing import Any
 import pytest
 import requests
 
-from .proxy import (
-    FAULT_KINDS,
-    EveryNth,
-    Fault,
-    FaultProxy,
-    Passthrough,
-    RandomFaults,
-    Scripted,
-)
+from .proxy import FaultProxy
+from .schedule import FAULT_KINDS, EveryNth, Fault, Passthrough, RandomFaults, Scripted
 
 
 class Upstream:

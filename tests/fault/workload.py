@@ -13,6 +13,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from .support import Answer, Api
@@ -64,7 +65,7 @@ def consume_once(api: Api, user: str, op: ConsumeOp) -> None:
         op.answers.append(attempts)
 
 
-def run_concurrently(tasks: Sequence[Callable[[], None]], rng: random.Random, threads: int = THREADS) -> None:
+def run_concurrently(tasks: Sequence[Callable[[], object]], rng: random.Random, threads: int = THREADS) -> None:
     order = list(tasks)
     rng.shuffle(order)
     with ThreadPoolExecutor(threads) as pool:
@@ -72,8 +73,8 @@ def run_concurrently(tasks: Sequence[Callable[[], None]], rng: random.Random, th
             future.result()
 
 
-def consume_tasks(api: Api, user: str, ops: Sequence[ConsumeOp]) -> list[Callable[[], None]]:
-    return [lambda op=op: consume_once(api, user, op) for op in ops for _ in range(op.submissions)]
+def consume_tasks(api: Api, user: str, ops: Sequence[ConsumeOp]) -> list[Callable[[], object]]:
+    return [partial(consume_once, api, user, op) for op in ops for _ in range(op.submissions)]
 
 
 def settle_consumes(api: Api, user: str, ops: Sequence[ConsumeOp]) -> int:
@@ -122,7 +123,8 @@ def check_consumes(ops: Sequence[ConsumeOp], entries: Sequence[dict[str, Any]]) 
             assert len(ids) == 1, f"{op.description}: one key, several transaction ids {ids} (a replay must repeat)"
             assert "402" not in statuses, f"{op.description} was answered both 200 and 402: {finals}"
             # "never below zero" while it ran, too: a 200 that reports the balance after the write shows it.
-            assert all((a.body or {}).get("available") is None or a.body["available"] >= 0 for a in oks), oks
+            available = [(a.body or {}).get("available") for a in oks]
+            assert all(v is None or v >= 0 for v in available), oks
             report.applied += 1
         elif op.key is not None or any(a.definite for a in finals):
             assert op.outcome_known, f"{op.description}: no definite answer even after settling: {finals}"

@@ -62,10 +62,13 @@ class Always:
 class RandomFaults:
     """Each matching request gets fault kind k with probability ``probabilities[k]``, from a seeded generator.
 
-    The first matching requests get one fault of each kind named (in a seeded order), so every kind is injected at
-    least once however short the phase; the seeded draws follow. Which request gets which draw depends on how threads
-    interleave, so a run is reproducible in its rates and mix, not request by request.
+    Every third of the first matching requests gets one fault of each kind named (in a seeded order), so every kind
+    is injected at least once however short the phase, without a burst that would fault one request's successive
+    retries; the seeded draws decide the rest. Which request gets which draw depends on how threads interleave, so a
+    run is reproducible in its rates and mix, not request by request.
     """
+
+    SPACING = 3
 
     def __init__(
         self,
@@ -82,6 +85,7 @@ class RandomFaults:
         first = [k for k, _ in self._table]
         self._rng.shuffle(first)
         self._first = deque(first)
+        self._seen = 0
         self._lock = threading.Lock()
         self._matches = _matcher(operations)
 
@@ -89,7 +93,8 @@ class RandomFaults:
         if not self._matches(operation):
             return Fault.PASS
         with self._lock:
-            if self._first:
+            self._seen += 1
+            if self._first and self._seen % self.SPACING == 1:
                 return self._first.popleft()
             x = self._rng.random()
         for kind, p in self._table:

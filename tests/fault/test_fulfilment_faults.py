@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 from .schedule import Fault, RandomFaults
 from .support import check_ledger
@@ -16,8 +17,8 @@ from .workload import run_concurrently
 
 SESSIONS = 3
 RESENDS = 3  # concurrent redeliveries per event, on top of the first delivery
-DDB_FAULTS = {Fault.LATENCY: 0.05, Fault.RESET_BEFORE_SEND: 0.05, Fault.DROP_AFTER_SEND: 0.08,
-              Fault.TRUNCATE_RESPONSE: 0.05, Fault.DUPLICATE_REQUEST: 0.05}
+DDB_FAULTS = {Fault.LATENCY: 0.04, Fault.RESET_BEFORE_SEND: 0.03, Fault.DROP_AFTER_SEND: 0.06,
+              Fault.TRUNCATE_RESPONSE: 0.03, Fault.DUPLICATE_REQUEST: 0.04}
 
 
 def test_fulfilments_redelivered_concurrently_under_faults_credit_each_session_once(api, faults, user):
@@ -25,7 +26,8 @@ def test_fulfilments_redelivered_concurrently_under_faults_credit_each_session_o
     credits = next(b["credits"] for b in api.get_ok("/credits/bundles")["bundles"] if b["id"] == "standard")
 
     with faults.inject(ddb=RandomFaults(DDB_FAULTS, seed=31), label="purchases + redeliveries") as window:
-        sessions = [api.start_purchase(user, f"fulfil-{i}") for i in range(SESSIONS)]
+        with ThreadPoolExecutor(SESSIONS) as pool:
+            sessions = list(pool.map(lambda i: api.start_purchase(user, f"fulfil-{i}"), range(SESSIONS)))
         events = [api.pay(sid, deliver=False) for sid in sessions]
         deliveries = [lambda e=e: api.resend(e) for e in events for _ in range(1 + RESENDS)]
         run_concurrently(deliveries, rng, threads=10)

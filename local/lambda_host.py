@@ -2,7 +2,10 @@
 
 Each function gets a pool of "execution environments" (separately imported copies of its module), and one request
 uses one environment at a time, as in Lambda. That matters: a Powertools resolver keeps the current event on the
-module's ``app``, so two threads must never share a module instance.
+module's ``app``, so two threads must never share a module instance. Powertools also stores the event it resolves on
+the ``BaseRouter`` *class*, which every resolver of a process shares (harmless in Lambda: one event per process at a
+time); ``isolate_resolver_state`` keeps it on each resolver instead, or two concurrent local requests could swap
+headers, bodies and even users (tests/fault/test_local_stack_isolation.py).
 
 Timeouts: with a ``timeout`` (the template's ``Timeout``), a handler runs in its own thread and the caller stops
 waiting at the deadline, as Lambda stops an invocation. Python cannot kill a thread, so unlike AWS (which freezes
@@ -47,6 +50,32 @@ class FunctionTimeout(Exception):
 def ensure_layer_on_path() -> None:
     if str(LAYER_DIR) not in sys.path:
         sys.path.insert(0, str(LAYER_DIR))
+    isolate_resolver_state()
+
+
+_isolated = threading.Lock()
+
+
+def isolate_resolver_state() -> None:
+    """Give every Powertools resolver its own current event and context (one Lambda environment each, as deployed).
+
+    ``ApiGatewayResolver.resolve`` sets ``BaseRouter.current_event`` on the class; setting the same on the instance
+    first shadows it, so the routes of one module copy only ever see their own request. Idempotent.
+    """
+    from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
+
+    with _isolated:
+        if getattr(ApiGatewayResolver.resolve, "_isolated", False):
+            return
+        shared_resolve = ApiGatewayResolver.resolve
+
+        def resolve(self: Any, event: Any, context: Any) -> Any:
+            self.current_event = self._to_proxy_event(event)
+            self.lambda_context = context
+            return shared_resolve(self, event, context)
+
+        resolve._isolated = True  # type: ignore[attr-defined]
+        ApiGatewayResolver.resolve = resolve  # type: ignore[method-assign]
 
 
 @dataclass

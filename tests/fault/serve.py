@@ -7,10 +7,6 @@ session stack's DynamoDB client. Usage::
     python tests/fault/serve.py --port P --table T --dynamodb-endpoint http://127.0.0.1:PROXY --ready-file F
 
 Writes its base URL to F once it serves; stops when its standard input closes (or on SIGTERM).
-
-One difference from ``make dev``, on purpose: each resolver keeps its own current event (see
-``keep_resolver_state_per_environment``), because the local host otherwise lets concurrent requests swap headers
-(test_local_stack_isolation.py pins that bug) and this suite is about the ledger under DynamoDB faults.
 """
 
 from __future__ import annotations
@@ -21,30 +17,9 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "credits")]
-
-
-def keep_resolver_state_per_environment() -> None:
-    """Make each Powertools resolver keep the event it is resolving, as one Lambda execution environment does.
-
-    ``ApiGatewayResolver.resolve`` stores the event on the ``BaseRouter`` class, shared by every resolver in a
-    process; the local host runs concurrent requests as threads over separate module copies (one resolver each), so
-    setting the same state on the resolver instance too, before resolving, gives every request its own. To be
-    removed once ``local/lambda_host.py`` isolates invocations itself.
-    """
-    from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
-
-    shared_resolve = ApiGatewayResolver.resolve
-
-    def resolve(self: Any, event: Any, context: Any) -> Any:
-        self.current_event = self._to_proxy_event(event)
-        self.lambda_context = context
-        return shared_resolve(self, event, context)
-
-    ApiGatewayResolver.resolve = resolve  # type: ignore[method-assign]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,7 +33,6 @@ def main(argv: list[str] | None = None) -> int:
     from local.dev import run_stripe_setup
     from local.server import LocalStack, StackConfig
 
-    keep_resolver_state_per_environment()
     stack = LocalStack(StackConfig(port=args.port, table_name=args.table, dynamodb_endpoint=args.dynamodb_endpoint))
     stack.warm()
     stack.start()

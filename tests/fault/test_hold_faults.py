@@ -49,6 +49,8 @@ def test_holds_and_consumes_under_faults_resolve_once_and_return_held_to_zero(ap
     server_errors = [e for e in api.tally.server_errors if e[1] != 503 or e[2] != "temporarily_unavailable"]
     assert not server_errors, f"5xx other than 503 temporarily_unavailable: {server_errors}"
     assert outcome["placed"] > 0 and outcome["captured"] > 0 and outcome["released"] > 0
+    # A capture/release resent with its key after an unknown outcome is replayed, never refused 409.
+    assert outcome["lost_replays"] == 0, outcome
     window.notes += [
         f"holds placed {outcome['placed']}, captured {outcome['captured']}, released {outcome['released']}, "
         f"refused {outcome['refused']}; captures/releases whose retry was refused 409 hold_not_pending although "

@@ -18,8 +18,6 @@ import json
 import threading
 from typing import Any
 
-import pytest
-
 from local.lambda_host import FunctionPool, decode_response, http_event
 from local.template import Route, http_routes
 
@@ -50,17 +48,12 @@ def consume_event(route: Route, user: str, key: str, body: dict[str, Any]) -> di
     )
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "local/lambda_host.py runs concurrent invocations as threads of one process, but Powertools keeps the current "
-    "event on the BaseRouter class (shared by all resolvers): a request can be handled with another request's "
-    "headers, so a spend is stored under the other request's Idempotency-Key and applies again when resent with "
-    "its own key (local stack only; deployed Lambda runs one event per environment)"))
 def test_concurrent_requests_in_the_local_stack_keep_their_own_idempotency_keys(stack, http, user):
     route = next(r for r in http_routes() if r.route_key == "POST /credits/consume")
     pool = FunctionPool(route.function, route.code_dir, route.handler)
     alice, bob = f"{user}-alice", f"{user}-bob"
     for who in (alice, bob):
-        stack.ledger.adjust(who, 100, "seed", f"seed-{who}")
+        stack.seed(who, 100)
     spend_a = {"amount": 3, "description": "alice spend"}
     event_a = PausingEvent(consume_event(route, alice, "key-a", spend_a))
     answers: dict[str, tuple[int, dict[str, str], bytes]] = {}

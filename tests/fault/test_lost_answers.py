@@ -66,14 +66,8 @@ def _placed_hold(api, user: str, amount: int) -> str:
     return str(placed.body["hold_id"])
 
 
-LOST_RESOLUTION = (
-    "Capture and release ignore the Idempotency-Key (functions/holds/app.py never reads it; Ledger.capture_hold and "
-    "release_hold take no key): a client that resends a capture/release with its key after the answer was lost gets "
-    "409 hold_not_pending instead of the contract's replay of the first result"
-)
 
 
-@pytest.mark.xfail(strict=True, reason=LOST_RESOLUTION)
 @pytest.mark.parametrize("action", ["capture", "release"])
 def test_capture_or_release_whose_answer_is_lost_is_replayed_for_its_key(action, api, faults, user):
     bought = api.fund(user)

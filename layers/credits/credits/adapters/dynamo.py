@@ -105,8 +105,11 @@ def default_client(endpoint_url: str | None, region: str | None) -> DynamoDBClie
         "dynamodb",
         endpoint_url=endpoint_url,
         region_name=region,
-        # Throttling and 5xx are retried by botocore; TransactionConflict is ours (see Table.transact).
-        config=Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=3, read_timeout=5),
+        # Throttling, 5xx and lost connections are retried by botocore (3 attempts in all; a retried transaction
+        # reuses its ClientRequestToken, so it cannot apply twice); TransactionConflict is ours (Table.transact).
+        # The bounds keep the worst case (3 x (1 s + 2 s) plus backoff) inside a 10 s function timeout, so a slow
+        # DynamoDB answers 503 instead of a timeout.
+        config=Config(retries={"mode": "standard", "total_max_attempts": 3}, connect_timeout=1, read_timeout=2),
     )
 
 

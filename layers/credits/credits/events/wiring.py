@@ -27,7 +27,7 @@ def _client(service: str, endpoint_url: str | None, region: str) -> Any:
         service,
         endpoint_url=endpoint_url,
         region_name=region,
-        config=Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=3, read_timeout=5),
+        config=Config(retries={"mode": "standard", "total_max_attempts": 3}, connect_timeout=1, read_timeout=2),
     )
 
 

@@ -24,9 +24,10 @@ def purchase() -> Any:
     req = parse_body(app, PurchaseRequest)
     email = current_claims(app).get("email")
     started = bootstrap.purchases().start_checkout(
-        user, req.bundle, email=email if isinstance(email, str) else None, idempotency_key=idempotency_key(app)
+        user, req.bundle, email=email if isinstance(email, str) else None, idempotency_key=idempotency_key(app),
+        save_payment_method=req.save_payment_method,
     )
-    return json_response(200, {"url": started.url, "session_id": started.session_id})
+    return json_response(200, {"url": started.url, "session_id": started.session_id, "replayed": started.replayed})
 
 
 @app.get("/credits/purchases/<session_id>")

@@ -506,3 +506,19 @@ def test_reconciliation_replays_missed_refund_and_dispute_events_once(stack, htt
     assert balance(stack, http, user)["balance"] == 1000
     refunds = http.get(stack.url("/credits/history?type=refund"), headers=stack.headers(user)).json()["items"]
     assert [e["amount"] for e in refunds] == [-1000]
+
+
+def test_a_purchase_key_answers_the_same_session_and_another_body_is_409(stack, http, user):
+    first = http.post(stack.url("/credits/purchase"), json={"bundle": "standard"},
+                      headers=stack.headers(user, **{"Idempotency-Key": "buy-twice"}))
+    again = http.post(stack.url("/credits/purchase"), json={"bundle": "standard"},
+                      headers=stack.headers(user, **{"Idempotency-Key": "buy-twice"}))
+    assert first.status_code == again.status_code == 200
+    assert (first.json()["replayed"], again.json()["replayed"]) == (False, True)
+    assert again.json()["session_id"] == first.json()["session_id"] and again.json()["url"] == first.json()["url"]
+    other = http.post(stack.url("/credits/purchase"), json={"bundle": "pro"},
+                      headers=stack.headers(user, **{"Idempotency-Key": "buy-twice"}))
+    assert other.status_code == 409 and other.json()["error"]["code"] == "idempotency_key_reused"
+    theirs = http.post(stack.url("/credits/purchase"), json={"bundle": "pro"},
+                       headers=stack.headers(user + "-other", **{"Idempotency-Key": "buy-twice"}))
+    assert theirs.status_code == 200 and theirs.json()["session_id"] != first.json()["session_id"]

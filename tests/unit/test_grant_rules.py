@@ -479,3 +479,23 @@ def test_grants_stop_at_the_live_limit_but_purchases_never_do(w):
         w.grant("u", 1)
     _purchase(w, "u", 10)
     assert w.ledger.balance("u").available == 13
+
+
+@pytest.mark.parametrize("expires_at", ["9999-12-31T23:59:59-01:00", iso_ms(T0 + 3651 * DAY), "2027-13-01T00:00:00Z",
+                                        "tomorrow"])
+def test_an_expiry_too_far_ahead_or_malformed_is_a_400_and_writes_nothing(w, expires_at):
+    with pytest.raises(InvalidRequest, match="expires_at"):
+        w.grants.create_grant("u", 5, idempotency_key="far", expires_at=expires_at)
+    assert not w.store.load_account("u").exists
+
+
+def test_a_consume_replay_answers_its_first_cost_after_the_feature_left_the_price_list(w):
+    w.grant("u", 100)
+    prices = {"img": 5}
+    ledger = Ledger(w.engine, feature_price=prices.get)
+    first = ledger.consume("u", feature="img", quantity=2, idempotency_key="r1")
+    del prices["img"]
+    again = ledger.consume("u", feature="img", quantity=2, idempotency_key="r1")
+    assert again.replayed and (again.transaction_id, again.amount) == (first.transaction_id, 10)
+    with pytest.raises(UnknownFeature):
+        ledger.consume("u", feature="img", quantity=2, idempotency_key="r2")

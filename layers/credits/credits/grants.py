@@ -15,7 +15,7 @@ from credits.engine import AccountEngine, Change, check_amount, idempotency
 from credits.errors import GrantNotActive, InvalidRequest, NotFound, TooManyGrants
 from credits.ids import iso_ms, new_id
 from credits.keys import GRANT_PREFIX, grant_sk
-from credits.models import DEFAULT_PRIORITY, Entry, Grant, GrantCreated, GrantPage, GrantVoided
+from credits.models import DEFAULT_PRIORITY, MAX_GRANT_DAYS, Entry, Grant, GrantCreated, GrantPage, GrantVoided
 from credits.ports import AlreadyApplied, PurchaseClawback, PurchaseFulfil
 
 # Live grants (credits left or held) share one item of at most 400 KB: grants that a person or a service creates stop
@@ -232,8 +232,10 @@ def _grant_expiry(now_ms: int, expires_at: str | None, expires_in_days: int | No
         return None
     try:
         at = ms_of(expires_at)
-    except ValueError:
-        raise InvalidRequest("expires_at: must be an ISO 8601 UTC time.") from None
+    except (ValueError, OverflowError):
+        raise InvalidRequest("expires_at: must be an ISO 8601 time (UTC).") from None
     if at <= now_ms:
         raise InvalidRequest("expires_at: must be in the future.")
+    if at > now_ms + MAX_GRANT_DAYS * 86_400_000:
+        raise InvalidRequest(f"expires_at: at most {MAX_GRANT_DAYS} days ahead.")
     return at

@@ -30,8 +30,11 @@ def iso_ms(epoch_ms: int) -> str:
 
 
 def ms_of(iso_text: str) -> int:
-    """Epoch milliseconds of one of our ISO timestamps (``...Z``)."""
-    return round(datetime.fromisoformat(iso_text.replace("Z", "+00:00")).timestamp() * 1000)
+    """Epoch milliseconds of an ISO 8601 time (``...Z`` or an offset; without one it is read as UTC)."""
+    parsed = datetime.fromisoformat(iso_text.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return round(parsed.timestamp() * 1000)
 
 
 def _ulid_from(millis: int, random80: int) -> str:

@@ -106,10 +106,21 @@ class Ledger:
         return_balance: bool = False,
     ) -> ConsumeResult:
         """Spend credits: one conditional write, no read (unless something expired since the last write)."""
-        cost, feature, qty = self.price(amount, feature, quantity)
-        payload: dict[str, Any] = {"amount": cost} if feature is None else {"feature": feature, "quantity": qty}
+        if amount is None and feature is not None:
+            # The request as sent (defaults filled in) names a replay, whatever the price list says now.
+            payload: dict[str, Any] = {"feature": feature, "quantity": 1 if quantity is None else quantity}
+        else:
+            payload = {"amount": amount}
         payload["description"] = description
         idem = idempotency(idempotency_scope, idempotency_key, payload)
+        try:
+            cost, feature, qty = self.price(amount, feature, quantity)
+        except UnknownFeature:
+            replay = self.engine.replayed(user_id, idem)  # a feature removed since the first request
+            if replay is None:
+                raise
+            return ConsumeResult(replay["transaction_id"], int(replay["amount"]), True, payload.get("feature"),
+                                 payload.get("quantity"), *self._maybe_balance(user_id, return_balance))
         created = False
         for _ in range(MAX_SPEND_ATTEMPTS):
             now_ms = self.engine.now_ms()

@@ -161,6 +161,11 @@ class LedgerStore(Protocol):
         them yet)."""
         ...
 
+    def remember(self, user_id: str, write: IdempotencyWrite, now_ms: int) -> IdempotencyRecord | None:
+        """Record a key's result for an operation that moves no credits (a Checkout session); answers the record
+        already there instead when the key is taken (used less than 7 days ago)."""
+        ...
+
     def get_hold(self, user_id: str, hold_id: str) -> Hold:
         """Raises ``NotFound``."""
         ...

@@ -57,6 +57,7 @@ MAX_CLIENT_REFERENCE = 200  # Stripe's limit on client_reference_id
 class CheckoutStarted:
     session_id: str
     url: str
+    replayed: bool = False
 
 
 def client_reference(user_id: str) -> str:
@@ -93,17 +94,34 @@ class PurchaseService:
 
     # --- purchase ---------------------------------------------------------------------------------------------
     def start_checkout(
-        self, user_id: str, bundle_id: str, *, email: str | None, idempotency_key: str | None
+        self,
+        user_id: str,
+        bundle_id: str,
+        *,
+        email: str | None,
+        idempotency_key: str | None,
+        save_payment_method: bool = False,
     ) -> CheckoutStarted:
+        """A Checkout session for a catalog bundle. With a key: the same key and body answer the same session for
+        7 days (``replayed``); the same key with another body is ``409 idempotency_key_reused``."""
+        from credits.engine import idempotency
+
+        engine = self.grants.engine
+        idem = idempotency("purchase", idempotency_key, {"bundle": bundle_id,
+                                                         "save_payment_method": save_payment_method})
+        replay = engine.replayed(user_id, idem)
+        if replay is not None:
+            return CheckoutStarted(replay["session_id"], replay["url"], replayed=True)
         bundle = self.catalog.get(bundle_id)
         if bundle is None:
             known = ", ".join(b.id for b in self.catalog.bundles)
             raise UnknownBundle(f"Unknown bundle {bundle_id[:40]!r}; choose one of: {known}.")
-        self.grants.engine.ensure_user(user_id)
+        engine.ensure_user(user_id)
         stripe_key = None
         if idempotency_key:
-            # Scoped to user and bundle, so one user's key can never replay another's session.
-            raw = f"{user_id}\x00{bundle.id}\x00{idempotency_key}".encode()
+            # Per user (one user's key can never replay another's session); Stripe remembers it 24 hours, our
+            # record 7 days, and ours answers first.
+            raw = f"{user_id}\x00{idempotency_key}".encode()
             stripe_key = "credits-purchase-" + hashlib.sha256(raw).hexdigest()
         session = self.gateway.create_checkout_session(
             user_id=user_id,
@@ -115,6 +133,15 @@ class PurchaseService:
         )
         self.store.put_purchase(self._record(session.id, user_id, bundle, "pending"))
         logger.info("checkout started", extra={"session_id": session.id, "bundle": bundle.id})
+        if idem is not None:
+            first = engine.store.remember(user_id, idem.write({"session_id": session.id, "url": session.url}),
+                                          engine.now_ms())
+            if first is not None:  # a concurrent twin recorded its session first
+                if first.request_hash != idem.hash:
+                    from credits.errors import IdempotencyKeyReused
+
+                    raise IdempotencyKeyReused("This Idempotency-Key was already used with a different request.")
+                return CheckoutStarted(first.result["session_id"], first.result["url"], replayed=True)
         return CheckoutStarted(session.id, session.url)
 
     def _record(self, session_id: str, user_id: str, bundle: Bundle, status: str) -> Purchase:

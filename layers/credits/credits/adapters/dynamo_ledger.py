@@ -126,6 +126,12 @@ class DynamoLedgerStore:
             return None
         return IdempotencyRecord(row["request_hash"], dict(row.get("result", {})))
 
+    def remember(self, user_id: str, write: IdempotencyWrite, now_ms: int) -> IdempotencyRecord | None:
+        put = self._idem_put(user_id, write, now_ms)["Put"]
+        stored = self.table.write("put_item", Item=put["Item"], ConditionExpression=put["ConditionExpression"],
+                                  ExpressionAttributeValues=put["ExpressionAttributeValues"])
+        return None if stored else self.idempotency_record(user_id, write.operation, write.key_digest, now_ms)
+
     def get_hold(self, user_id: str, hold_id: str) -> Hold:
         resp = self.table.read(
             "get_item", Key=item({"PK": user_pk(user_id), "SK": hold_sk(hold_id)}), ConsistentRead=True

@@ -124,6 +124,16 @@ class MemoryStore:
             found = self._user(user_id).idempotency.get((operation, key_digest))
             return found[0] if found and found[1] > now_ms else None
 
+    def remember(self, user_id: str, write: IdempotencyWrite, now_ms: int) -> IdempotencyRecord | None:
+        with self._lock:
+            self.requests += 1
+            user = self._user(user_id)
+            found = user.idempotency.get((write.operation, write.key_digest))
+            if found is not None and found[1] > now_ms:
+                return found[0]
+            self._put_idempotency(user, write, now_ms)
+            return None
+
     def get_hold(self, user_id: str, hold_id: str) -> Hold:
         with self._lock:
             self.requests += 1

@@ -32,7 +32,7 @@ def local_events(stack: Any, http: Any, user: str) -> list[dict[str, Any]]:
 
 def test_a_spend_across_a_threshold_arrives_signed_within_seconds(stack, http, receiver, user):
     thresholds(stack, http, user, [100])
-    stack.ledger.adjust(user, 150, "seed", f"seed-{user}")
+    stack.seed(user, 150, "seed")
     started = time.monotonic()
     assert consume(stack, http, user, 80) == 200
     (delivery,) = receiver.wait_for(1, timeout=10, user_id=user, event_type="credits.balance.low")
@@ -47,11 +47,11 @@ def test_a_spend_across_a_threshold_arrives_signed_within_seconds(stack, http, r
 
 def test_spending_everything_is_depleted_once_and_recovery_rearms_the_alert(stack, http, receiver, user):
     thresholds(stack, http, user, [50])
-    stack.ledger.adjust(user, 100, "seed", f"seed-{user}")
+    stack.seed(user, 100, "seed")
     assert consume(stack, http, user, 60) == 200  # low (50)
     assert consume(stack, http, user, 40) == 200  # depleted
     assert consume(stack, http, user, 1) == 402
-    stack.ledger.adjust(user, 100, "top up", f"top-{user}")  # back to 100: re-armed
+    stack.seed(user, 100, "top up")  # back to 100: re-armed
     assert consume(stack, http, user, 70) == 200  # low again
     found = receiver.wait_for(3, timeout=10, user_id=user)
     time.sleep(0.5)
@@ -80,7 +80,7 @@ def test_32_concurrent_spenders_crossing_thresholds_yield_exactly_one_event_per_
 
     def round_of_spending() -> None:
         for u in users:
-            stack.ledger.adjust(u, 400, "fund", f"fund-{u}-{time.monotonic_ns()}")
+            stack.seed(u, 400, "fund")
 
         def spender(u: str) -> None:
             while consume(stack, http, u, 8) == 200:

@@ -144,7 +144,7 @@ def test_concurrent_changes_of_different_fields_all_land(stack, http, user):
 
 
 def test_changing_the_settings_never_emits_an_alert(stack, http, user):
-    stack.ledger.adjust(user, 40, "seed", f"seed-{user}")
+    stack.seed(user, 40, "seed")
     put(stack, http, user, {"alerts": {"thresholds": [50, 1000]}})
     time.sleep(1.0)  # several poll intervals: anything the settings write caused would be there by now
     types = [e["type"] for e in http.get(stack.url(f"/_local/events?user_id={user}")).json()["events"]]

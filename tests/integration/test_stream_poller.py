@@ -12,13 +12,28 @@ from typing import Any
 
 import pytest
 
-from credits.dynamodb import DynamoLedgerStore
+from credits.adapters.dynamo import Table
+from credits.adapters.dynamo_ledger import DynamoLedgerStore
+from credits.engine import AccountEngine
 from credits.events.consumer import StreamConsumer
 from credits.events.publisher import MemoryPublisher
 from credits.events.store import EventMarkers, UsageStore
+from credits.grants import GrantService
 from credits.ledger import Ledger
 from local.streams import PositionStore, StreamPoller
 from local.template import create_table, event_source_mappings
+
+
+class Seeder(Ledger):
+    """The ledger on a fresh table, plus credits for a user (a balance write, a grant entry, its records)."""
+
+    def __init__(self, table: str, client: Any) -> None:
+        super().__init__(AccountEngine(DynamoLedgerStore(Table(table, client=client))))
+        self.grants = GrantService(self.engine)
+
+    def adjust(self, user: str, amount: int, description: str, key: str) -> None:
+        self.grants.create_grant(user, amount, idempotency_key=key, description=description, source="adjustment",
+                                 entry_type="adjustment")
 
 
 @pytest.fixture
@@ -69,7 +84,7 @@ def keys(records: list[dict[str, Any]]) -> list[tuple[str, str]]:
 
 
 def test_real_records_arrive_filtered_in_lambdas_event_shape(ddb_client, streams, fresh_table):
-    ledger = Ledger(DynamoLedgerStore(fresh_table, client=ddb_client))
+    ledger = Seeder(fresh_table, ddb_client)
     ledger.adjust("u1", 100, "seed", "seed-key")  # balance + entry + idempotency record
     ledger.consume("u1", 30, "", "spend-key")
     hold = ledger.place_hold("u1", 20, 60)  # balance + entry-less hold + pending marker
@@ -92,7 +107,7 @@ def test_real_records_arrive_filtered_in_lambdas_event_shape(ddb_client, streams
 
 
 def test_partial_failures_retry_from_the_first_failed_record(ddb_client, streams, fresh_table):
-    ledger = Ledger(DynamoLedgerStore(fresh_table, client=ddb_client))
+    ledger = Seeder(fresh_table, ddb_client)
     for i in range(3):
         ledger.adjust(f"u{i}", 10, "seed", f"k{i}")
     seen: list[str] = []
@@ -112,7 +127,7 @@ def test_partial_failures_retry_from_the_first_failed_record(ddb_client, streams
 
 def test_a_poison_record_is_bisected_out_retried_then_sent_to_the_on_failure_destination(
         ddb_client, streams, fresh_table):
-    ledger = Ledger(DynamoLedgerStore(fresh_table, client=ddb_client))
+    ledger = Seeder(fresh_table, ddb_client)
     for i in range(4):
         ledger.adjust(f"u{i}", 10, "seed", f"k{i}")
     poison = "USER#u2"
@@ -137,7 +152,7 @@ def test_a_poison_record_is_bisected_out_retried_then_sent_to_the_on_failure_des
 
 
 def test_restart_keeps_the_position_nothing_twice_nothing_skipped(ddb_client, streams, fresh_table, tmp_path):
-    ledger = Ledger(DynamoLedgerStore(fresh_table, client=ddb_client))
+    ledger = Seeder(fresh_table, ddb_client)
     position_file = tmp_path / "stream-position.json"
     first = Recorder()
     ledger.adjust("u1", 100, "seed", "k1")
@@ -160,7 +175,7 @@ def test_a_batch_cut_off_by_a_crash_is_read_again_and_emits_nothing_twice(ddb_cl
                                                                          tmp_path):
     """Real records through the real consumer; the position file is rolled back as if the process died after
     the function ran but before the position was written."""
-    ledger = Ledger(DynamoLedgerStore(fresh_table, client=ddb_client))
+    ledger = Seeder(fresh_table, ddb_client)
     publisher = MemoryPublisher()
 
     class Settings:

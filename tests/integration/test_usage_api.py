@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from credits.engine import AccountEngine
 from credits.ledger import Ledger
 
 
@@ -38,7 +39,7 @@ def test_defaults_are_the_last_30_days_by_day(stack, http, user):
 
 
 def test_consumes_and_captures_count_releases_do_not(stack, http, user):
-    stack.ledger.adjust(user, 1000, "seed", f"seed-{user}")
+    stack.seed(user, 1000, "seed")
     h = stack.headers(user)
     assert http.post(stack.url("/credits/consume"), json={"amount": 25}, headers=h).status_code == 200
     assert http.post(stack.url("/credits/consume"), json={"amount": 5}, headers=h).status_code == 200
@@ -56,9 +57,9 @@ def test_consumes_and_captures_count_releases_do_not(stack, http, user):
 
 def test_days_are_utc_days_oldest_first_and_the_range_is_inclusive(stack, http, user):
     base = datetime(2026, 2, 26, 23, 59, 59, tzinfo=UTC).timestamp()
-    stack.ledger.adjust(user, 1000, "seed", f"seed-{user}")
+    stack.seed(user, 1000, "seed")
     for offset, amount in [(0, 7), (1, 3), (1, 4), (86400 * 3, 10)]:  # Feb 26 23:59:59, Feb 27 x2, Mar 1
-        Ledger(stack.ledger.store, clock=lambda o=offset: base + o).consume(user, amount)
+        Ledger(AccountEngine(stack.ledger.store, clock=lambda o=offset: base + o)).consume(user, amount)
     expected = [{"day": "2026-02-26", "feature": None, "credits": 7, "count": 1},
                 {"day": "2026-02-27", "feature": None, "credits": 7, "count": 2},
                 {"day": "2026-03-01", "feature": None, "credits": 10, "count": 1}]
@@ -99,7 +100,7 @@ def test_bad_ranges_are_400_naming_the_parameter(stack, http, user, query, field
 
 def test_usage_needs_a_token_and_is_per_user(stack, http, user):
     assert http.get(stack.url("/credits/usage")).status_code == 401
-    stack.ledger.adjust(user, 100, "seed", f"seed-{user}")
+    stack.seed(user, 100, "seed")
     stack.ledger.consume(user, 10)
     eventually(lambda: usage(stack, http, user).json()["items"], [{"day": today(), "feature": None, "credits": 10,
                                                                   "count": 1}])

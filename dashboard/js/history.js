@@ -4,7 +4,8 @@
  */
 
 import { el } from "./dom.js";
-import { formatDateTime, formatEntryType, formatSignedCredits } from "./format.js";
+import { formatDateTime, formatSignedCredits } from "./format.js";
+import { entryTypeLabel } from "./labels.js";
 
 const PAGE_SIZE = 25;
 
@@ -64,7 +65,7 @@ function row(entry) {
     "tr",
     { role: "row", dataset: { testid: "history-row", type: entry.type, entryId: entry.id } },
     cell("date", el("time", { dateTime: entry.created_at }, formatDateTime(entry.created_at))),
-    cell("type", formatEntryType(entry.type)),
+    cell("type", entryTypeLabel(entry)),
     cell("description", entry.description || "\u2014"),
     cell(`amount ${tone}`, formatSignedCredits(entry.amount), "history-amount"),
   );

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -117,6 +118,7 @@ class Api:
     def __init__(self, stack: Any, sub: str, http: requests.Session) -> None:
         self.stack = stack
         self.http = http
+        self.sub = sub
         self.headers = {"Authorization": f"Bearer {stack.token(sub)}"}
 
     def _json(self, response: requests.Response) -> Any:
@@ -130,10 +132,24 @@ class Api:
         headers = self.headers if auth else {}
         return self._json(self.http.post(self.stack.base_url + path, json=body, headers=headers, timeout=30))
 
-    def buy_and_pay(self, bundle: str = "standard") -> dict[str, Any]:
+    def put(self, path: str, body: dict[str, Any]) -> Any:
+        return self._json(self.http.put(self.stack.base_url + path, json=body, headers=self.headers, timeout=30))
+
+    def internal(self, path: str, body: dict[str, Any], *, key: str | None = None) -> Any:
+        """An operator's backend call (the local stack lets any SigV4-shaped request through), for this user."""
+        headers = {"Authorization": "AWS4-HMAC-SHA256 Credential=local/e2e", "Idempotency-Key": key or uuid.uuid4().hex}
+        body = {"user_id": self.sub, **body}
+        return self._json(self.http.post(self.stack.base_url + path, json=body, headers=headers, timeout=30))
+
+    def buy_and_pay(self, bundle: str = "standard", *, card: str | None = None,
+                    save_payment_method: bool = False) -> dict[str, Any]:
         """A card purchase through the simulator; returns the simulator's pay answer (with payment_intent)."""
-        session_id = self.post("/credits/purchase", {"bundle": bundle})["session_id"]
-        paid: dict[str, Any] = self.post(f"/_stripe/checkout/{session_id}/pay", {}, auth=False)
+        body: dict[str, Any] = {"bundle": bundle}
+        if save_payment_method:
+            body["save_payment_method"] = True
+        session_id = self.post("/credits/purchase", body)["session_id"]
+        paid: dict[str, Any] = self.post(f"/_stripe/checkout/{session_id}/pay", {"card": card} if card else {},
+                                         auth=False)
         paid["session_id"] = session_id
         self.wait_for(lambda: self.get(f"/credits/purchases/{session_id}")["status"] == "fulfilled")
         return paid

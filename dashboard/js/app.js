@@ -24,8 +24,9 @@ import {
 import { createCatalog } from "./catalog.js";
 import { captureCheckoutReturn, forgetCheckoutReturn, pendingCheckoutReturn, watchPurchase } from "./checkout.js";
 import { loadConfig } from "./config.js";
-import { byTestId, el } from "./dom.js";
+import { byTestId } from "./dom.js";
 import { formatCredits } from "./format.js";
+import { clearAlert, clearStatus, showAlert, showStatus } from "./notices.js";
 import { createBalancePanel } from "./panels/balance.js";
 import { createBuyPanel } from "./panels/buy.js";
 import { createGrantsPanel } from "./panels/grants.js";
@@ -37,9 +38,6 @@ import { createUsagePanel } from "./panels/usage.js";
 const ui = {
   main: document.getElementById("main"),
   loading: byTestId("loading"),
-  alert: byTestId("alert"),
-  status: byTestId("status"),
-  statusMessage: byTestId("status-message"),
   checkAgain: byTestId("check-again"),
   account: byTestId("account"),
   userLabel: byTestId("user-label"),
@@ -83,31 +81,7 @@ let expiryTimer = null;
 let catalog = null;
 let panels = null;
 
-// ------------------------------------------------------------------ notices
-
-function showAlert(message, { retry } = {}) {
-  const children = [el("p", {}, message)];
-  if (retry) {
-    children.push(el("button", { type: "button", className: "button secondary", dataset: { testid: "retry" }, onclick: retry }, "Retry"));
-  }
-  ui.alert.replaceChildren(...children);
-}
-
-function clearAlert() {
-  ui.alert.replaceChildren();
-}
-
-/** tone: "progress" | "info" | "success" | "warning" (styling only; the words carry the meaning). */
-function showStatus(message, tone = "info") {
-  ui.statusMessage.textContent = message;
-  ui.status.dataset.tone = tone;
-}
-
-function clearStatus() {
-  ui.statusMessage.textContent = "";
-  delete ui.status.dataset.tone;
-  ui.checkAgain.hidden = true;
-}
+// ------------------------------------------------------------------ errors
 
 function handleError(err) {
   if (err instanceof AuthError) {

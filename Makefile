@@ -19,7 +19,7 @@ PY312 := $(or $(shell ls -d $$(pyenv root 2>/dev/null)/versions/3.12*/bin/python
 export SAM_CLI_TELEMETRY := 0
 export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/credits
 
-.PHONY: setup dev test unit lint stripe-setup reconcile sweep bench clean java chromium sam-check checkov publish-dashboard
+.PHONY: setup dev test unit js-test lint stripe-setup reconcile sweep bench clean java chromium sam-check checkov publish-dashboard
 
 setup: $(PY_STAMP) $(DDB_STAMP) java chromium
 
@@ -52,6 +52,7 @@ test: setup
 	$(PY) -m mypy
 	$(VENV)/bin/cfn-lint template.yaml
 	$(MAKE) --no-print-directory checkov
+	$(MAKE) --no-print-directory js-test
 	$(PY) -m pytest
 	$(MAKE) --no-print-directory sam-check
 
@@ -79,6 +80,10 @@ sam-check: $(SAM_STAMP)
 
 unit: $(PY_STAMP)
 	$(PY) -m pytest tests/unit
+
+# The dashboard's pure modules (formatting, chart scales, paging, settings checks, labels): Node's own test runner.
+js-test:
+	node --test dashboard/test/
 
 lint: $(PY_STAMP)
 	$(PY) -m ruff check .

@@ -1,5 +1,5 @@
 /**
- * Client for the credits HTTP API (see the API contract) and nothing else.
+ * Client for the credits HTTP API (docs/api.md and openapi.yaml in the repository) and nothing else.
  *
  * Every failure becomes one of three error classes so the page can react in
  * one place: AuthError (sign in again), NetworkError (service unreachable,
@@ -31,6 +31,14 @@ export class NetworkError extends Error {
     this.name = "NetworkError";
     this.cause = cause;
   }
+}
+
+/**
+ * The service has no such route (yet): the local stack's and API Gateway's answer to a path it does not
+ * serve. Panels for routes added later (settings, usage) hide on it instead of showing an error.
+ */
+export function isMissingRoute(err) {
+  return err instanceof ApiError && !(err instanceof AuthError) && err.status === 404;
 }
 
 /**
@@ -107,10 +115,19 @@ export function createApi({ apiBase, getToken }) {
   return {
     devToken: (sub, email) => request("POST", "/dev/token", { auth: false, body: email ? { sub, email } : { sub } }),
     bundles: () => request("GET", "/credits/bundles", { auth: false }),
+    features: () => request("GET", "/credits/features", { auth: false }),
     balance: () => request("GET", "/credits/balance"),
     history: ({ limit, cursor, type } = {}) => request("GET", `/credits/history${q({ limit, cursor, type })}`),
-    purchase: (bundle, idempotencyKey) =>
-      request("POST", "/credits/purchase", { body: { bundle }, headers: { "Idempotency-Key": idempotencyKey } }),
+    grants: ({ status, limit, cursor } = {}) => request("GET", `/credits/grants${q({ status, limit, cursor })}`),
+    usage: ({ from, to, group_by } = {}) => request("GET", `/credits/usage${q({ from, to, group_by })}`),
+    settings: () => request("GET", "/credits/settings"),
+    saveSettings: (patch) => request("PUT", "/credits/settings", { body: patch }),
+    /** `savePaymentMethod` asks Checkout to keep the card for auto-recharge; the field is sent only then. */
+    purchase: (bundle, idempotencyKey, { savePaymentMethod = false } = {}) =>
+      request("POST", "/credits/purchase", {
+        body: savePaymentMethod ? { bundle, save_payment_method: true } : { bundle },
+        headers: { "Idempotency-Key": idempotencyKey },
+      }),
     purchaseStatus: (sessionId) => request("GET", `/credits/purchases/${encodeURIComponent(sessionId)}`),
   };
 }

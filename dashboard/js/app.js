@@ -1,14 +1,16 @@
 /**
  * Entry point of the dashboard: wires config, sign-in, the API client and the
- * page sections together, and owns the two screens (sign-in and dashboard).
+ * panels (js/panels/, one module per card) together, and owns the two screens
+ * (sign-in and dashboard) and the return from Checkout.
  *
  * Error policy, in one place (handleError): an AuthError sends the person back
  * to sign-in with the reason, a NetworkError shows "can't be reached" with a
  * Retry button, any other API error shows the envelope's message. The page
- * never stays half-drawn after a failure.
+ * never stays half-drawn after a failure. A panel whose route the service does
+ * not have (404: settings and usage on an older deployment) hides instead.
  */
 
-import { ApiError, AuthError, NetworkError, createApi, newIdempotencyKey } from "./api.js";
+import { ApiError, AuthError, NetworkError, createApi, isMissingRoute } from "./api.js";
 import {
   beginCognitoSignIn,
   clearSession,
@@ -19,19 +21,23 @@ import {
   readSession,
   signInDev,
 } from "./auth.js";
-import { collectActivity, renderActivity } from "./chart.js";
+import { createCatalog } from "./catalog.js";
 import { captureCheckoutReturn, forgetCheckoutReturn, pendingCheckoutReturn, watchPurchase } from "./checkout.js";
 import { loadConfig } from "./config.js";
-import { byTestId, el } from "./dom.js";
-import { formatCredits, formatDateTime, formatMoney } from "./format.js";
-import { createHistory } from "./history.js";
+import { byTestId } from "./dom.js";
+import { formatCredits } from "./format.js";
+import { clearAlert, clearStatus, showAlert, showStatus } from "./notices.js";
+import { createBalancePanel } from "./panels/balance.js";
+import { createBuyPanel } from "./panels/buy.js";
+import { createGrantsPanel } from "./panels/grants.js";
+import { createHistoryPanel } from "./panels/history.js";
+import { createRechargePanel } from "./panels/recharge.js";
+import { createAlertsPanel } from "./panels/settings.js";
+import { createUsagePanel } from "./panels/usage.js";
 
 const ui = {
   main: document.getElementById("main"),
   loading: byTestId("loading"),
-  alert: byTestId("alert"),
-  status: byTestId("status"),
-  statusMessage: byTestId("status-message"),
   checkAgain: byTestId("check-again"),
   account: byTestId("account"),
   userLabel: byTestId("user-label"),
@@ -46,15 +52,6 @@ const ui = {
   signInCognito: byTestId("sign-in-cognito"),
   dashboard: byTestId("dashboard"),
   dashboardHeading: document.getElementById("dashboard-heading"),
-  balance: byTestId("balance"),
-  breakdown: byTestId("balance-breakdown"),
-  available: byTestId("available"),
-  held: byTestId("held"),
-  balanceUpdated: byTestId("balance-updated"),
-  debtBanner: byTestId("debt-banner"),
-  debtAmount: byTestId("debt-amount"),
-  bundles: byTestId("bundles"),
-  chart: byTestId("activity-chart"),
 };
 
 const MESSAGES = {
@@ -80,34 +77,11 @@ let api = null;
 // (a poll, a slow response) checks it and stops instead of drawing stale data.
 let sessionGeneration = 0;
 let expiryTimer = null;
-// Not named `history`: that would shadow window.history in this module.
-let historyTable = null;
+// Built at boot, once the API client exists.
+let catalog = null;
+let panels = null;
 
-// ------------------------------------------------------------------ notices
-
-function showAlert(message, { retry } = {}) {
-  const children = [el("p", {}, message)];
-  if (retry) {
-    children.push(el("button", { type: "button", className: "button secondary", dataset: { testid: "retry" }, onclick: retry }, "Retry"));
-  }
-  ui.alert.replaceChildren(...children);
-}
-
-function clearAlert() {
-  ui.alert.replaceChildren();
-}
-
-/** tone: "progress" | "info" | "success" | "warning" (styling only; the words carry the meaning). */
-function showStatus(message, tone = "info") {
-  ui.statusMessage.textContent = message;
-  ui.status.dataset.tone = tone;
-}
-
-function clearStatus() {
-  ui.statusMessage.textContent = "";
-  delete ui.status.dataset.tone;
-  ui.checkAgain.hidden = true;
-}
+// ------------------------------------------------------------------ errors
 
 function handleError(err) {
   if (err instanceof AuthError) {
@@ -149,13 +123,8 @@ function endSession() {
   clearSession();
   clearAlert();
   clearStatus();
-  historyTable?.clear();
-  ui.balance.textContent = "—";
-  ui.breakdown.hidden = true;
-  ui.debtBanner.hidden = true;
-  ui.balanceUpdated.textContent = "";
-  ui.bundles.replaceChildren();
-  ui.chart.replaceChildren();
+  catalog?.forget();
+  if (panels) for (const panel of Object.values(panels)) panel.clear();
 }
 
 function enterDashboard(session) {
@@ -183,96 +152,78 @@ function scheduleExpiry(claims) {
 
 function refreshAll() {
   clearAlert();
-  return Promise.all([loadBalance(), historyTable.reload(), loadChart(), loadBundles()]);
+  return Promise.all([
+    panels.balance.load(),
+    panels.buy.load(),
+    panels.grants.reload(),
+    panels.usage.load(),
+    loadSettings(),
+    panels.history.reload(),
+  ]);
 }
 
-/** Runs `work` for the current session; drops its result (and errors) if the session changed meanwhile. */
-async function forSession(work, draw) {
+/** A check that is true while the session that called it is still the current one. */
+function sessionCheck() {
   const mine = sessionGeneration;
+  return () => mine === sessionGeneration;
+}
+
+/**
+ * Runs `work` for the current session; drops its result (and errors) if the session changed meanwhile.
+ * With `missing`, a 404 (the service has no such route) calls it instead of showing an error.
+ */
+async function forSession(work, draw, { missing } = {}) {
+  const current = sessionCheck();
   try {
     const result = await work();
-    if (mine === sessionGeneration) draw(result);
+    if (current()) draw(result);
   } catch (err) {
-    if (mine === sessionGeneration) handleError(err);
+    if (!current()) return;
+    if (missing && isMissingRoute(err)) missing();
+    else handleError(err);
   }
 }
 
-function loadBalance() {
+/** One GET /credits/settings feeds the alerts and auto-recharge cards and the "save this card" choice. */
+function loadSettings() {
   return forSession(
-    () => api.balance(),
-    (b) => {
-      ui.balance.textContent = formatCredits(b.balance);
-      ui.balance.classList.toggle("negative", b.balance < 0);
-      // Held and available only mean something to a person while a hold exists.
-      ui.breakdown.hidden = !(b.held > 0);
-      ui.available.textContent = formatCredits(b.available);
-      ui.held.textContent = formatCredits(b.held);
-      ui.debtBanner.hidden = !(b.available < 0);
-      ui.debtAmount.textContent = formatCredits(Math.max(0, -b.available));
-      ui.balanceUpdated.textContent = b.updated_at ? `Updated ${formatDateTime(b.updated_at)}` : "";
-    },
+    () => Promise.all([api.settings(), catalog.bundles().catch(() => null)]),
+    ([settings, bundles]) => showSettings(settings, bundles),
+    { missing: hideSettings },
   );
 }
 
-async function loadChart() {
-  ui.chart.setAttribute("aria-busy", "true");
-  await forSession(
-    () => collectActivity((q) => api.history(q)),
-    (activity) => renderActivity(ui.chart, activity),
-  );
-  ui.chart.setAttribute("aria-busy", "false");
+function showSettings(settings, bundles) {
+  panels.alerts.render(settings);
+  panels.recharge.render(settings, bundles);
+  panels.buy.setSaveCardAvailable(Boolean(settings.auto_recharge));
 }
 
-async function loadBundles() {
-  ui.bundles.setAttribute("aria-busy", "true");
-  await forSession(
-    () => api.bundles(),
-    ({ bundles }) => ui.bundles.replaceChildren(...bundles.map(bundleItem)),
-  );
-  ui.bundles.setAttribute("aria-busy", "false");
+function hideSettings() {
+  panels.alerts.hide();
+  panels.recharge.hide();
+  panels.buy.setSaveCardAvailable(false);
 }
 
-function bundleItem(bundle) {
-  const price = formatMoney(bundle.unit_amount, bundle.currency);
-  const credits = formatCredits(bundle.credits);
-  const button = el(
-    "button",
-    {
-      type: "button",
-      className: "button",
-      dataset: { testid: `buy-${bundle.id}` },
-      "aria-label": `Buy ${bundle.name}: ${credits} credits for ${price}`,
-    },
-    "Buy",
-  );
-  button.addEventListener("click", () => buy(bundle, button));
-  return el(
-    "li",
-    { className: "bundle", dataset: { testid: `bundle-${bundle.id}` } },
-    el("p", { className: "bundle-name" }, bundle.name),
-    el("p", { className: "bundle-credits" }, `${credits} credits`),
-    el("p", { className: "bundle-price", dataset: { testid: `price-${bundle.id}` } }, price),
-    button,
-  );
-}
-
-async function buy(bundle, button) {
-  button.disabled = true;
-  button.setAttribute("aria-busy", "true");
-  button.textContent = "Opening checkout…";
-  clearAlert();
-  try {
-    // A fresh key per click: the disabled button already prevents double
-    // submits, and a later click is a new intent.
-    const { url } = await api.purchase(bundle.id, newIdempotencyKey());
-    // Leave the button disabled: the page is navigating away.
-    location.assign(url);
-  } catch (err) {
-    button.disabled = false;
-    button.removeAttribute("aria-busy");
-    button.textContent = "Buy";
-    handleError(err);
-  }
+function createPanels() {
+  const run = forSession;
+  const card = (testid) => byTestId(testid);
+  const settingsDeps = {
+    api,
+    onError: handleError,
+    isCurrent: sessionCheck,
+    // A PUT answers the whole settings: redraw every card that shows them.
+    onSaved: (settings) => catalog.bundles().catch(() => null).then((bundles) => showSettings(settings, bundles)),
+  };
+  return {
+    balance: createBalancePanel(card("balance-card"), { api, run }),
+    buy: createBuyPanel(card("buy-card"), { api, run, catalog, onError: handleError, beforeAction: clearAlert }),
+    grants: createGrantsPanel(card("grants"), { api, run }),
+    usage: createUsagePanel(card("usage"), { api, run, catalog }),
+    alerts: createAlertsPanel(card("alerts"), settingsDeps),
+    recharge: createRechargePanel(card("recharge"), settingsDeps),
+    history: createHistoryPanel(card("history"), { api, run, catalog }),
+  };
 }
 
 // ------------------------------------------------------------------ checkout return
@@ -422,6 +373,10 @@ async function boot() {
       return session.state === "ok" ? session.token : null;
     },
   });
+  if (!panels) {
+    catalog = createCatalog(api);
+    panels = createPanels();
+  }
 
   let signInError = "";
   if (config.auth.mode === "cognito") {
@@ -434,18 +389,6 @@ async function boot() {
   startFromStoredSession(signInError);
 }
 
-historyTable = createHistory(
-  {
-    body: byTestId("history-body"),
-    empty: byTestId("history-empty"),
-    loadMore: byTestId("load-more"),
-    filter: byTestId("type-filter"),
-    region: byTestId("history"),
-  },
-  (q) => api.history(q),
-  handleError,
-);
-
 ui.signInForm.addEventListener("submit", onDevSignIn);
 ui.signInCognito.addEventListener("click", onCognitoSignIn);
 ui.signOut.addEventListener("click", onSignOut);
@@ -457,7 +400,7 @@ ui.checkAgain.addEventListener("click", () => {
 // Coming back with the browser's Back button from Checkout restores this page
 // from the back/forward cache with its Buy button still disabled; redraw.
 window.addEventListener("pageshow", (event) => {
-  if (event.persisted && !ui.dashboard.hidden) loadBundles();
+  if (event.persisted && !ui.dashboard.hidden) panels.buy.load();
 });
 
 boot();

@@ -39,6 +39,7 @@ def test_publish_uploads_every_asset_with_its_content_type_and_the_config():
         keys = publish(s3, "dash", build_config(OUTPUTS))
         assert "index.html" in keys and "config.json" in keys
         assert any(k.endswith(".js") for k in keys) and "README.md" not in keys
+        assert not any(k.startswith("test/") for k in keys)  # its unit tests stay home
         assert s3.head_object(Bucket="dash", Key="index.html")["ContentType"] == "text/html"
         js = next(k for k in keys if k.endswith(".js"))
         assert s3.head_object(Bucket="dash", Key=js)["ContentType"] == "text/javascript"

@@ -128,11 +128,13 @@ class Deployer:
         if not self.tools.python312:
             raise DeployError("python3.12 is needed on this machine for sam build (the functions' runtime): "
                               "pyenv install 3.12, or apt-get install python3.12")
-        for name, argv in (("python3.12", [self.tools.python312, "--version"]), ("SAM CLI", [self.tools.sam,
-                                                                                           "--version"])):
-            if self.ports.shell.run(argv) != 0:
-                raise DeployError(f"{name} does not run ({argv[0]}); make deploy installs the pinned SAM CLI in "
-                                  ".venv-sam, and python3.12 must be a real interpreter, not a pyenv shim")
+        tools = (
+            (self.tools.python312, "it must be a real interpreter, not a pyenv shim (make deploy finds pyenv's)"),
+            (self.tools.sam, "make deploy installs the pinned SAM CLI in .venv-sam"),
+        )
+        for tool, advice in tools:
+            if self.ports.shell.run([tool, "--version"]) != 0:
+                raise DeployError(f"{tool} --version failed: {advice}")
         try:
             caller = self.ports.identity.caller()
         except Exception as exc:  # any credential failure (none, expired, denied) gets the same advice
@@ -248,8 +250,8 @@ class Deployer:
         if endpoint.deleted:
             lines.append(f"  Replaced endpoints deleted: {', '.join(endpoint.deleted)}")
         if endpoint.created and endpoint.deleted:
-            lines.append("  Warm webhook functions may keep the previous secret up to 5 minutes; Stripe retries "
-                         "what they refuse, and every event also went to the new endpoint.")
+            lines.append("  Warm webhook functions may keep the previous secret up to 5 minutes: Stripe retries the "
+                         "deliveries they refuse, and events since the new endpoint exists went to both.")
         for line in lines:
             self.say(line)
 

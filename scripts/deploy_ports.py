@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -75,7 +76,11 @@ class SubprocessShell:
     def run(self, argv: Sequence[str], *, env: Mapping[str, str] | None = None) -> int:
         print("$ " + " ".join(argv), flush=True)
         full_env = {**os.environ, **(env or {})}
-        return subprocess.run(list(argv), cwd=ROOT, env=full_env, check=False).returncode
+        try:
+            return subprocess.run(list(argv), cwd=ROOT, env=full_env, check=False).returncode
+        except OSError as exc:  # not installed, not executable: the shell's "command not found"
+            print(f"{argv[0]}: {exc.strerror}", file=sys.stderr)
+            return 127
 
 
 class CloudFormationOutputs:

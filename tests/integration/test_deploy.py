@@ -398,7 +398,7 @@ def test_missing_aws_credentials_or_tools_are_refused_before_anything_runs(world
         world.deploy(identity=FakeIdentity(fail=True))
     _nothing_changed(world)
     world.shell.codes["--version"] = 127
-    with pytest.raises(DeployError, match="does not run"):
+    with pytest.raises(DeployError, match="--version failed: it must be a real interpreter"):
         world.deploy()
     _nothing_changed(world)
 

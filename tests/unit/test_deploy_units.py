@@ -155,3 +155,26 @@ def test_the_webhook_function_does_not_start_with_a_malformed_secret_and_never_s
 
 def test_the_webhook_function_starts_with_the_endpoint_secret_the_deploy_stored():
     assert cold_start("whsec_" + "Ab3" * 11) == {"started": True}
+
+
+# --- the README's deploy section -----------------------------------------------------------------------------------
+
+
+def deploy_section() -> str:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = readme.index("## Deploy to AWS\n")
+    return readme[start:readme.index("\n## ", start + 1)]
+
+
+def test_the_readme_deploy_section_starts_with_the_one_command_and_no_command_stores_a_placeholder():
+    section = deploy_section()
+    first_block = section.split("```sh\n", 1)[1].split("```", 1)[0]
+    assert first_block.strip().splitlines()[-1] == "make deploy STAGE=dev"
+    commands = "".join(block.split("```", 1)[0] for block in section.split("```sh\n")[1:])
+    assert "put-parameter" in commands and "placeholder" not in commands
+
+
+def test_the_readme_manual_steps_subscribe_exactly_the_handled_events():
+    from credits.purchases import HANDLED_EVENTS
+
+    assert tuple(re.findall(r'"enabled_events\[\]=([a-z_.]+)"', deploy_section())) == HANDLED_EVENTS

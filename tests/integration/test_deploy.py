@@ -173,6 +173,8 @@ def test_first_deploy_stores_the_endpoint_secret_as_a_securestring_that_the_cold
     assert result.endpoint.endpoint_id in described
     key = world.ssm.get_parameter(Name=KEY_PARAM, WithDecryption=True)["Parameter"]
     assert (key["Type"], key["Value"]) == ("SecureString", KEY) and result.key_written
+    printed = "\n".join(world.lines)
+    assert stored["Value"] not in printed and KEY not in printed  # what the deploy prints names, never shows
 
 
 def test_no_webhook_secret_exists_while_sam_deploys_and_only_the_endpoints_secret_is_ever_written(world):

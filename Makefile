@@ -19,7 +19,7 @@ PY312 := $(or $(shell ls -d $$(pyenv root 2>/dev/null)/versions/3.12*/bin/python
 export SAM_CLI_TELEMETRY := 0
 export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/credits
 
-.PHONY: setup dev test unit js-test lint stripe-setup reconcile sweep bench clean java chromium sam-check checkov publish-dashboard
+.PHONY: setup dev test unit js-test lint stripe-setup reconcile sweep bench clean java chromium sam-check checkov publish-dashboard deploy
 
 setup: $(PY_STAMP) $(DDB_STAMP) java chromium
 
@@ -91,6 +91,13 @@ lint: $(PY_STAMP)
 
 stripe-setup: $(PY_STAMP)
 	$(PY) scripts/stripe_setup.py
+
+# Deploy a stage in one command (README "Deploy to AWS"): STRIPE_SECRET_KEY exported (or already in SSM), AWS
+# credentials for the account. Prices, sam build + deploy, the Stripe webhook endpoint and its secret, the dashboard.
+# ROTATE_WEBHOOK_SECRET=1 replaces the endpoint and its signing secret.
+deploy: $(PY_STAMP) $(SAM_STAMP)
+	@test -n "$(STAGE)" || { echo "usage: make deploy STAGE=dev (or prod; a section of samconfig.toml)"; exit 2; }
+	$(PY) scripts/deploy.py --stage "$(STAGE)" --sam $(SAM) --python312 "$(PY312)" $(if $(ROTATE_WEBHOOK_SECRET),--rotate-webhook-secret)
 
 # Deployed: upload dashboard/ plus a config.json generated from the stack's outputs (STACK=credits-dev).
 publish-dashboard: $(PY_STAMP)

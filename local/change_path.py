@@ -20,7 +20,14 @@ from local.bus import EventLog, LocalEventBridge, LocalQueue, LocalSqsClient, Qu
 from local.lambda_host import FunctionPool
 from local.scheduler import Scheduler
 from local.streams import PositionStore, StreamPoller
-from local.template import bus_rules, ensure_stream, event_source_mappings, function_environment, queues
+from local.template import (
+    bus_rules,
+    ensure_stream,
+    event_source_mappings,
+    function_environment,
+    function_timeout,
+    queues,
+)
 
 log = logging.getLogger("local.change_path")
 BUS_NAME = "credits-local"
@@ -70,7 +77,10 @@ class ChangePath:
         self.config = config
         state = config.state_dir
         self.mappings = {m.name: m for m in event_source_mappings()}
-        self.pools = {m.function: FunctionPool(m.function, m.code_dir, m.handler) for m in self.mappings.values()}
+        # Each function keeps its template Timeout locally too (as the HTTP routes' pools do).
+        self.pools = {m.function: FunctionPool(m.function, m.code_dir, m.handler,
+                                               timeout=function_timeout(m.function))
+                      for m in self.mappings.values()}
         self.queues: dict[str, LocalQueue] = {}
         for spec in sorted(queues().values(), key=lambda q: q.dead_letter is not None):  # dead-letter queues first
             self.queues[spec.name] = LocalQueue(

@@ -27,7 +27,7 @@ CONTRACT_STATUSES = {
     ("POST", "/credits/holds/{hold_id}/capture"): {"200", "400", "401", "404", "409"},
     ("POST", "/credits/holds/{hold_id}/release"): {"200", "401", "404", "409"},
     ("GET", "/credits/holds/{hold_id}"): {"200", "401", "404"},
-    ("POST", "/credits/purchase"): {"200", "400", "401", "502"},
+    ("POST", "/credits/purchase"): {"200", "400", "401", "409", "502"},
     ("GET", "/credits/purchases/{session_id}"): {"200", "401", "404"},
     ("POST", "/webhooks/stripe"): {"200", "400", "500", "503"},
     ("POST", "/internal/credits/consume"): {"200", "400", "402", "403", "409"},

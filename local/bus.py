@@ -186,10 +186,15 @@ class LocalQueue:
 
 
 class LocalSqsClient:
-    """The boto3 SQS calls the deliver function makes (``change_message_visibility``), against local queues."""
+    """The boto3 SQS calls the functions make (``change_message_visibility``, ``send_message``), on local queues."""
 
     def __init__(self, queues: list[LocalQueue]) -> None:
         self.queues = {q.url: q for q in queues}
+
+    def send_message(self, *, QueueUrl: str, MessageBody: str, **_: Any) -> dict[str, Any]:  # noqa: N803
+        if QueueUrl not in self.queues:
+            raise ValueError(f"no local queue at {QueueUrl}")
+        return {"MessageId": self.queues[QueueUrl].send(MessageBody)}
 
     def change_message_visibility(self, *, QueueUrl: str, ReceiptHandle: str, VisibilityTimeout: int) -> dict[str, Any]:  # noqa: N803
         self.queues[QueueUrl].change_visibility(ReceiptHandle, VisibilityTimeout)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,6 +66,9 @@ def env(config: ChangePathConfig) -> dict[str, str]:
         "OUTBOUND_WEBHOOK_SECRET": config.outbound_webhook_secret or "",
         "OUTBOUND_WEBHOOK_SECRET_PARAM": "",
         "DELIVERY_QUEUE_URL": queue_url("DeliveryQueue"),
+        "RECHARGE_QUEUE_URL": queue_url("RechargeQueue"),
+        # The local stack reads the pacing from its own environment (the template's RechargeRetrySeconds deployed).
+        "RECHARGE_RETRY_SECONDS": os.environ.get("RECHARGE_RETRY_SECONDS") or "3600",
     }
     return values
 

@@ -195,8 +195,8 @@ def test_remove_records_are_ignored_even_for_a_balance():
     assert parse_record(rec) is None
 
 
-@pytest.mark.parametrize("sk", ["BALANCE#GRANTS", "USAGE#DAY#2026-03-04", "USAGE#ENTRY#tx_1", "EVT#abc", "SETTINGS",
-                                "HOLD#h1", "IDEM#consume#x"])
+@pytest.mark.parametrize("sk", ["BALANCE#GRANTS", "USAGE#DAY#2026-03-04", "USAGE#ENTRY#tx_1", "EVT#abc",
+                                "HOLD#h1", "IDEM#consume#x", "RECHARGE", "GRANT#gr_1"])
 def test_items_other_than_the_balance_and_entries_derive_nothing(sk):
     assert parse_record(record("MODIFY", sk, {"available": 0}, {"available": 100})) is None
 
@@ -206,19 +206,23 @@ def test_items_outside_user_partitions_derive_nothing():
                                pk="PURCHASE#cs_1")) is None
 
 
-def test_the_template_filter_passes_balances_and_new_entries_only():
+def test_the_template_filter_passes_balances_new_entries_settings_and_recharges_only():
     (stream,) = [m for m in event_source_mappings() if m.kind == "stream"]
     passes = [
         balance({"available": 1}, {"available": 2}),
         balance(None, {"available": 2}, name="INSERT"),
         entry("usage", -1),
+        record("MODIFY", "SETTINGS", {"version": 2}, {"version": 1}),  # auto-recharge switched on
+        record("INSERT", "RECHARGE#rc_1", {"status": "requested"}),
+        record("MODIFY", "RECHARGE#rc_1", {"status": "failed"}, {"status": "requested"}),
     ]
     blocked = [
         record("INSERT", "USAGE#DAY#2026-03-04", {"credits": 1}),
         record("INSERT", "USAGE#ENTRY#tx_1", {"credits": 1}),
         record("INSERT", "EVT#abc", {"event_ids": ["e"]}),
         record("MODIFY", "BALANCE#GRANTS", {"x": 1}, {"x": 0}),
-        record("MODIFY", "SETTINGS", {"version": 2}, {"version": 1}),
+        record("MODIFY", "RECHARGE", {"failures": 1}, {"failures": 0}),
+        record("MODIFY", "GRANT#gr_1", {"x": 1}, {"x": 0}),
         record("REMOVE", "BALANCE", None, {"available": 1}),
         record("REMOVE", "EVT#abc", None, {"event_ids": ["e"]}),
         {**entry("usage", -1), "eventName": "MODIFY"},

@@ -32,9 +32,12 @@ FUNCTION_ACTIONS = {
     "HoldSweeperFunction": LEDGER | {"sqs:SendMessage"},
     # the change path: stream reads (for its event source mapping), markers and aggregates, the bus, the
     # on-failure destination; the deliver function's queue (mapping + backoff) and the outbound secret
-    "EventsFunction": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "events:PutEvents",
+    "EventsFunction": {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                       "dynamodb:ConditionCheckItem", "events:PutEvents",
                        "dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
                        "dynamodb:ListStreams", "sqs:SendMessage"},
+    # auto-recharge: the ledger write that credits a recharge, its queue, the Stripe key
+    "RechargeFunction": STRIPE_LEDGER | {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"},
     "DeliverFunction": {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
                         "sqs:ChangeMessageVisibility", "ssm:GetParameter"},
     # user routes: a new user's first request may create the welcome grant, so they have the ledger's write set
@@ -100,14 +103,15 @@ def test_each_function_gets_only_the_actions_it_uses(transformed, function):
 @pytest.mark.parametrize("function", list(FUNCTION_ACTIONS))
 def test_a_function_may_send_only_to_the_async_failure_queue(transformed, function):
     # The change path's own queues are theirs: the stream's on-failure queue, the delivery queue.
-    own = {"EventsFunction": {"Fn::GetAtt": ["StreamFailureQueue", "Arn"]},
-           "DeliverFunction": {"Fn::GetAtt": ["DeliveryQueue", "Arn"]}}
+    own = {"EventsFunction": [{"Fn::GetAtt": ["StreamFailureQueue", "Arn"]}, {"Fn::GetAtt": ["RechargeQueue", "Arn"]}],
+           "DeliverFunction": [{"Fn::GetAtt": ["DeliveryQueue", "Arn"]}],
+           "RechargeFunction": [{"Fn::GetAtt": ["RechargeQueue", "Arn"]}]}
     role = transformed["Resources"][f"{function}Role"]["Properties"]
     for policy in role.get("Policies", []):
         for stmt in policy["PolicyDocument"]["Statement"]:
             acts = stmt["Action"] if isinstance(stmt["Action"], list) else [stmt["Action"]]
             if function in own and any(a.startswith("sqs:") for a in acts):
-                assert stmt["Resource"] == own[function], (function, stmt)
+                assert stmt["Resource"] in own[function], (function, stmt)
             elif any(a.startswith("sqs:") for a in acts):
                 assert acts == ["sqs:SendMessage"] and stmt["Resource"] == FAILURE_QUEUE, (function, stmt)
 
@@ -199,6 +203,8 @@ def test_events_mapping_batches_bisects_reports_item_failures_and_has_an_on_fail
     assert patterns == [
         {"eventName": ["INSERT", "MODIFY"], "dynamodb": {"Keys": {"SK": {"S": ["BALANCE"]}}}},
         {"eventName": ["INSERT"], "dynamodb": {"Keys": {"SK": {"S": [{"prefix": "ENTRY#"}]}}}},
+        {"eventName": ["INSERT", "MODIFY"], "dynamodb": {"Keys": {"SK": {"S": ["SETTINGS"]}}}},
+        {"eventName": ["INSERT", "MODIFY"], "dynamodb": {"Keys": {"SK": {"S": [{"prefix": "RECHARGE#"}]}}}},
     ]
 
 

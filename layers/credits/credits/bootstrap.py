@@ -7,6 +7,7 @@ gateway, a clock, or whole services.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,8 +22,9 @@ if TYPE_CHECKING:
     from credits.events.usage import UsageService
     from credits.grants import GrantService
     from credits.ledger import Ledger
-    from credits.ports import LedgerStore, PaymentGateway, PurchaseStore
+    from credits.ports import LedgerStore, PaymentGateway, PurchaseStore, RechargeStore
     from credits.purchases import PurchaseService
+    from credits.recharge import RechargeService
     from credits.reconcile import Reconciler
 
 
@@ -63,7 +65,7 @@ def configure(
     settings: SettingsService | None = None,
     usage: UsageService | None = None,
 ) -> None:
-    """Replace parts of the wiring (what is given), and forget services built from the old parts.
+    """Replace parts of the wiring (what is given), and forget the services built from the parts replaced.
 
     ``welcome``: a ``WelcomeGrant``, or None for none; left out (False) = from the environment.
     """
@@ -81,9 +83,17 @@ def configure(
         sqs_client=sqs_client or w.sqs_client,
         dynamodb_client=dynamodb_client or w.dynamodb_client,
     )
+    core = (ledger_store, purchase_store, gateway, clock)
+    if any(part is not None for part in core) or welcome is not False:
+        kept: dict[str, Any] = {}  # everything was built from the old parts
+    elif any(c is not None for c in (eventbridge_client, sqs_client, dynamodb_client)):
+        kept = {k: v for k, v in w.built.items() if k not in ("stream_consumer", "delivery", "settings", "usage")}
+    else:
+        kept = dict(w.built)
     named: dict[str, Any] = {"ledger": ledger, "grants": grants, "purchases": purchases,
                              "internal_access": internal_access, "stream_consumer": stream_consumer,
                              "delivery": delivery, "settings": settings, "usage": usage}
+    _wiring.built.update(kept)
     _wiring.built.update({name: service for name, service in named.items() if service is not None})
 
 
@@ -140,11 +150,20 @@ def _feature_price(feature_id: str) -> int | None:
     return load_catalog().credits_per_unit(feature_id)
 
 
+def _note_refusal(user_id: str) -> None:
+    """A 402 of a user with auto-recharge on is recorded (one small write), so the change path can top them up."""
+    from credits.events.recharges import recharge_settings
+    from credits.ids import iso
+
+    if recharge_settings(settings().store.get(user_id)).enabled:
+        ledger_store().note_refusal(user_id, iso(time.time()))
+
+
 def ledger() -> Ledger:
     if "ledger" not in _wiring.built:
         from credits.ledger import Ledger
 
-        _wiring.built["ledger"] = Ledger(engine(), _feature_price)
+        _wiring.built["ledger"] = Ledger(engine(), _feature_price, on_refusal=_note_refusal)
     return _wiring.built["ledger"]  # type: ignore[no-any-return]
 
 
@@ -164,7 +183,7 @@ def purchases(*, receives_webhooks: bool = False) -> PurchaseService:
 
         _wiring.built["purchases"] = build_purchase_service(
             grants(), purchase_store(), _wiring.gateway, receives_webhooks=receives_webhooks,
-            clock=_wiring.clock,
+            clock=_wiring.clock, recharges=recharge,
         )
     elif receives_webhooks:
         from credits.purchases_wiring import check_webhook_secret
@@ -193,7 +212,7 @@ def stream_consumer() -> StreamConsumer:
         from credits.events.wiring import build_stream_consumer
 
         _wiring.built["stream_consumer"] = build_stream_consumer(
-            eventbridge=_wiring.eventbridge_client, client=_wiring.dynamodb_client
+            eventbridge=_wiring.eventbridge_client, client=_wiring.dynamodb_client, sqs=_wiring.sqs_client
         )
     return _wiring.built["stream_consumer"]  # type: ignore[no-any-return]
 
@@ -210,7 +229,8 @@ def settings() -> SettingsService:
     if "settings" not in _wiring.built:
         from credits.events.wiring import build_settings
 
-        _wiring.built["settings"] = build_settings(client=_wiring.dynamodb_client, ensure_user=engine().ensure_user)
+        _wiring.built["settings"] = build_settings(client=_wiring.dynamodb_client, ensure_user=engine().ensure_user,
+                                                   recharges=_LazyRecharge())
     return _wiring.built["settings"]  # type: ignore[no-any-return]
 
 
@@ -220,6 +240,48 @@ def usage() -> UsageService:
 
         _wiring.built["usage"] = build_usage(client=_wiring.dynamodb_client, ensure_user=engine().ensure_user)
     return _wiring.built["usage"]  # type: ignore[no-any-return]
+
+
+class _LazyRecharge:
+    """Settings reach auto-recharge only when asked (the recharge service loads the catalog)."""
+
+    def has_card(self, user_id: str) -> bool:
+        return recharge().has_card(user_id)
+
+    def view(self, user_id: str, enabled: bool) -> dict[str, Any]:
+        return recharge().view(user_id, enabled)
+
+    def re_enable(self, user_id: str) -> None:
+        recharge().re_enable(user_id)
+
+
+def recharge_store() -> RechargeStore:
+    if "recharge_store" not in _wiring.built:
+        store = _wiring.ledger_store
+        if store is not None and hasattr(store, "start") and hasattr(store, "fail"):
+            _wiring.built["recharge_store"] = store  # the in-memory store is every store
+        else:
+            from credits.adapters.dynamo_recharge import DynamoRechargeStore
+
+            _wiring.built["recharge_store"] = DynamoRechargeStore(_table())
+    return _wiring.built["recharge_store"]  # type: ignore[no-any-return]
+
+
+def recharge() -> RechargeService:
+    """Auto-recharge. Stripe is reached through the purchase service's gateway, only when a charge is made (the
+    events function decides without it)."""
+    if "recharge" not in _wiring.built:
+        import time
+
+        from credits.catalog import load_catalog
+        from credits.config import RechargeConfig
+        from credits.recharge import RechargeService
+
+        _wiring.built["recharge"] = RechargeService(
+            recharge_store(), grants(), load_catalog(), lambda: purchases().gateway,
+            retry_seconds=RechargeConfig.from_env().retry_seconds, clock=_wiring.clock or time.time,
+        )
+    return _wiring.built["recharge"]  # type: ignore[no-any-return]
 
 
 def snapshot() -> object:

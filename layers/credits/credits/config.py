@@ -185,3 +185,19 @@ class InternalAccess:
     def allows(self, caller_arn: str | None) -> bool:
         key = principal_key(caller_arn) if caller_arn else None
         return key is not None and key in self.principals
+
+
+ENV_RECHARGE_RETRY_SECONDS = "RECHARGE_RETRY_SECONDS"
+
+
+@dataclass(frozen=True)
+class RechargeConfig:
+    """Auto-recharge pacing: after a failure, no new attempt for this many seconds (default 3600)."""
+
+    retry_seconds: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> RechargeConfig:
+        env = os.environ if env is None else env
+        value = _int_setting(env, ENV_RECHARGE_RETRY_SECONDS, 0, 30 * 86_400)
+        return cls(retry_seconds=3600 if value is None else value)

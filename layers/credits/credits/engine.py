@@ -27,6 +27,7 @@ from credits.ports import (
     LedgerStore,
     PurchaseClawback,
     PurchaseFulfil,
+    RechargeSettle,
     StaleAccount,
 )
 
@@ -78,6 +79,7 @@ class Change(Generic[T]):
     resolve_hold: HoldResolution | None = None
     idempotency: IdempotencyWrite | None = None
     purchase: PurchaseFulfil | PurchaseClawback | None = None
+    recharge: RechargeSettle | None = None
 
 
 @dataclass(frozen=True)
@@ -220,7 +222,7 @@ class AccountEngine:
         self.store.commit(AccountWrite(
             user_id=state.user_id, mode=mode, expect_version=state.version, result=result,
             updated_at=iso_ms(now_ms), now_ms=now_ms, new_hold=change.new_hold, resolve_hold=change.resolve_hold,
-            idempotency=change.idempotency, purchase=change.purchase,
+            idempotency=change.idempotency, purchase=change.purchase, recharge=change.recharge,
         ))
         return AccountState(user_id=state.user_id, exists=True, available=state.available + result.available_delta,
                             held=state.held + result.held_delta, version=state.version + 1)

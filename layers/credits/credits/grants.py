@@ -16,7 +16,7 @@ from credits.errors import GrantNotActive, InvalidRequest, NotFound, TooManyGran
 from credits.ids import iso_ms, new_id
 from credits.keys import GRANT_PREFIX, grant_sk
 from credits.models import DEFAULT_PRIORITY, MAX_GRANT_DAYS, Entry, Grant, GrantCreated, GrantPage, GrantVoided
-from credits.ports import AlreadyApplied, PurchaseClawback, PurchaseFulfil
+from credits.ports import AlreadyApplied, PurchaseClawback, PurchaseFulfil, RechargeSettle
 
 # Live grants (credits left or held) share one item of at most 400 KB: grants that a person or a service creates stop
 # at this many, which leaves room for purchases, never refused (docs/ledger.md, Limits).
@@ -150,7 +150,9 @@ class GrantService:
         return GrantPage(out, None)
 
     # --- money in from Stripe (called by the purchase service) ------------------------------------------------------
-    def fulfil_purchase(self, fulfil: PurchaseFulfil, grant: LiveGrant, extra: dict[str, Any]) -> str:
+    def fulfil_purchase(
+        self, fulfil: PurchaseFulfil, grant: LiveGrant, extra: dict[str, Any], recharge: RechargeSettle | None = None
+    ) -> str:
         """Add a purchase's paid grant and mark the purchase fulfilled, in one write. Returns the grant id.
 
         Raises ``PurchaseAlreadyFulfilled`` / ``PurchaseMismatch`` from the purchase record's condition.
@@ -159,7 +161,7 @@ class GrantService:
         def op(draft: Draft) -> Change[str]:
             fresh = LiveGrant(**{**grant.__dict__, "created_ms": draft.now_ms})
             draft.add_grant(fresh, "purchase", extra)
-            return Change(fresh.id, purchase=fulfil)
+            return Change(fresh.id, purchase=fulfil, recharge=recharge)
 
         grant_id, _ = self.engine.mutate(fulfil.purchase.user_id, op, welcome=False)
         return grant_id

@@ -51,10 +51,25 @@ MAX_SPEND_ATTEMPTS = 8
 class Ledger:
     """Spending and reading credits. ``feature_price`` maps a feature id to its credits per unit (None = unknown)."""
 
-    def __init__(self, engine: AccountEngine, feature_price: FeaturePrice | None = None) -> None:
+    def __init__(
+        self,
+        engine: AccountEngine,
+        feature_price: FeaturePrice | None = None,
+        on_refusal: Callable[[str], None] | None = None,
+    ) -> None:
         self.engine = engine
         self.store = engine.store
         self._feature_price = feature_price
+        # Called after a 402 (auto-recharge records it); the success path never pays for it.
+        self._on_refusal = on_refusal or (lambda _user: None)
+
+    def _refused(self, user_id: str, available: int, required: int) -> InsufficientCredits:
+        count("InsufficientCreditRefusals")
+        try:
+            self._on_refusal(user_id)
+        except Exception:  # noqa: BLE001 - the 402 stands whatever happens to this side effect
+            logger.warning("could not record a refusal for auto-recharge", extra={"user_id": user_id})
+        return InsufficientCredits(available, required)
 
     # --- reads ----------------------------------------------------------------------------------------------------
     def balance(self, user_id: str) -> Balance:
@@ -139,13 +154,11 @@ class Ledger:
                         created = True
                         self.engine.settled(user_id)
                         continue
-                    count("InsufficientCreditRefusals")
-                    raise InsufficientCredits(0, cost) from None
+                    raise self._refused(user_id, 0, cost) from None
                 if state.due(now_ms):
                     self.engine.settled(user_id)
                     continue
-                count("InsufficientCreditRefusals")
-                raise InsufficientCredits(state.available, cost) from None
+                raise self._refused(user_id, state.available, cost) from None
             count("CreditsConsumed", cost)
             return ConsumeResult(entry.id, cost, False, feature, qty, *self._maybe_balance(user_id, return_balance))
         raise TransientStoreError("The ledger is busy; please retry.")
@@ -183,7 +196,6 @@ class Ledger:
 
         def op(draft: Draft) -> Change[Hold]:
             if draft.available < amount:
-                count("InsufficientCreditRefusals")
                 raise InsufficientCredits(draft.available, amount)
             now_ms = draft.now_ms
             expires = math.ceil(now_ms / 1000 + ttl_seconds)
@@ -201,6 +213,8 @@ class Ledger:
             hold, after = self.engine.mutate(user_id, op)
         except AlreadyApplied as replay_:
             return self._hold_replay(user_id, replay_.result)
+        except InsufficientCredits as refused:
+            raise self._refused(user_id, refused.available, refused.required) from None
         return HoldPlaced(hold, after.available)
 
     def _hold_replay(self, user_id: str, result: dict[str, Any]) -> HoldPlaced:

@@ -119,6 +119,48 @@ class PurchaseClawback:
 
 
 @dataclass(frozen=True)
+class RechargeSettle:
+    """A recharge's credits arrive: its record becomes ``succeeded`` and the user's ``in_flight`` is freed, in the
+    same transaction as the grant. Condition: the record is not settled yet."""
+
+    user_id: str
+    recharge_id: str
+
+
+@dataclass(frozen=True)
+class RechargeState:
+    """A user's auto-recharge state (``USER#<sub> / RECHARGE``); the preferences live in the settings."""
+
+    user_id: str
+    customer_id: str | None = None
+    payment_method: str | None = None
+    brand: str = ""
+    last4: str = ""
+    failures: int = 0
+    last_failure_ms: int | None = None
+    last_failure_reason: str | None = None
+    needs_payment_method: bool = False
+    in_flight: str | None = None
+    month: str | None = None
+    started: int = 0
+
+
+@dataclass(frozen=True)
+class RechargeRecord:
+    user_id: str
+    recharge_id: str
+    status: str  # requested -> succeeded | failed
+    bundle: str
+    credits: int
+    amount: int
+    currency: str
+    payment_intent: str | None
+    reason: str | None
+    created_at: str
+    created_ms: int
+
+
+@dataclass(frozen=True)
 class AccountWrite:
     """Everything one slow-path change writes, atomically.
 
@@ -137,6 +179,7 @@ class AccountWrite:
     resolve_hold: HoldResolution | None = None
     idempotency: IdempotencyWrite | None = None
     purchase: PurchaseFulfil | PurchaseClawback | None = None
+    recharge: RechargeSettle | None = None
 
 
 # --- the ports ------------------------------------------------------------------------------------------------------
@@ -168,6 +211,10 @@ class LedgerStore(Protocol):
 
     def get_hold(self, user_id: str, hold_id: str) -> Hold:
         """Raises ``NotFound``."""
+        ...
+
+    def note_refusal(self, user_id: str, now_iso: str) -> None:
+        """Record a 402 on the balance item (no credits move): the change path may start a recharge from it."""
         ...
 
     def due_hold_markers(self, user_id: str, after_sort_key: str, until_ms: int, limit: int) -> list[HoldMarker]:
@@ -228,6 +275,40 @@ class PurchaseStore(Protocol):
     def put_checkpoint(self, name: str, value: int) -> None: ...
 
 
+class RechargeStore(Protocol):
+    def state(self, user_id: str) -> RechargeState | None: ...
+
+    def set_customer(self, user_id: str, customer_id: str, now_iso: str) -> str:
+        """Store the user's Stripe Customer unless one is stored already; answers the one stored."""
+        ...
+
+    def save_card(
+        self, user_id: str, customer_id: str | None, payment_method: str, brand: str, last4: str, now_iso: str
+    ) -> None:
+        """A new saved card: clears ``needs_payment_method`` and the failure count."""
+        ...
+
+    def reset_failures(self, user_id: str, now_iso: str) -> None: ...
+
+    def start(self, record: RechargeRecord, *, month: str, monthly_limit: int, retry_cutoff_ms: int) -> bool:
+        """One conditional write: nothing in flight, under the month's limit, no failure after ``retry_cutoff_ms``,
+        a card, fewer than 3 failures; then ``in_flight`` = the record, the month's count + 1, the record created.
+        False when a condition failed (or the record exists: the same trigger again)."""
+        ...
+
+    def record(self, user_id: str, recharge_id: str) -> RechargeRecord | None: ...
+
+    def set_payment_intent(self, user_id: str, recharge_id: str, payment_intent: str) -> None: ...
+
+    def fail(self, user_id: str, recharge_id: str, reason: str, missing_card: bool, now_ms: int) -> bool:
+        """Record a failure once (the record was in flight): ``in_flight`` freed, the failure counted."""
+        ...
+
+    def in_flight(self, older_than_ms: int) -> list[tuple[str, str]]:
+        """(user_id, recharge_id) of recharges requested before ``older_than_ms`` and not settled."""
+        ...
+
+
 @dataclass(frozen=True)
 class CheckoutSessionRef:
     id: str
@@ -246,6 +327,7 @@ class PaymentGateway(Protocol):
         success_url: str,
         cancel_url: str,
         idempotency_key: str | None,
+        customer: str | None = None,
     ) -> CheckoutSessionRef: ...
 
     def retrieve_checkout_session(self, session_id: str) -> dict[str, Any]: ...
@@ -263,3 +345,19 @@ class PaymentGateway(Protocol):
     def list_line_items(self, session_id: str) -> list[dict[str, Any]]: ...
 
     def list_events(self, *, types: tuple[str, ...], created_gte: int) -> Iterator[dict[str, Any]]: ...
+
+    def create_customer(self, *, user_id: str, email: str | None, idempotency_key: str) -> str: ...
+
+    def retrieve_payment_method(self, payment_method: str) -> dict[str, Any]: ...
+
+    def charge_off_session(
+        self,
+        *,
+        amount: int,
+        currency: str,
+        customer: str,
+        payment_method: str,
+        metadata: dict[str, str],
+        description: str,
+        idempotency_key: str,
+    ) -> dict[str, Any]: ...

@@ -27,6 +27,7 @@ from credits.ports import PurchaseAlreadyFulfilled, PurchaseFulfil, PurchaseMism
 if TYPE_CHECKING:
     from credits.grants import GrantService
     from credits.ports import PaymentGateway, PurchaseStore
+    from credits.recharge import RechargeService
 
 logger = Logger(service="credits")
 # Exactly the events the service acts on (the webhook endpoint subscribes to these and nothing else).
@@ -79,7 +80,9 @@ class PurchaseService:
         dashboard_url: str,
         webhook_secret: Callable[[], str],
         clock: Callable[[], float] = time.time,
+        recharges: Callable[[], RechargeService] | None = None,
     ) -> None:
+        self._recharges = recharges
         self.grants = grants
         self.store = store
         self.catalog = catalog
@@ -91,6 +94,12 @@ class PurchaseService:
     @property
     def gateway(self) -> PaymentGateway:
         return self._gateway()
+
+    @property
+    def recharges(self) -> RechargeService:
+        if self._recharges is None:
+            raise RuntimeError("auto-recharge is not wired into this purchase service")
+        return self._recharges()
 
     # --- purchase ---------------------------------------------------------------------------------------------
     def start_checkout(
@@ -123,6 +132,9 @@ class PurchaseService:
             # record 7 days, and ours answers first.
             raw = f"{user_id}\x00{idempotency_key}".encode()
             stripe_key = "credits-purchase-" + hashlib.sha256(raw).hexdigest()
+        # Saving the card needs the user's one Stripe Customer (created once, the only other Stripe call a user's
+        # request ever makes).
+        customer = self.recharges.customer_for(user_id, email) if save_payment_method else None
         session = self.gateway.create_checkout_session(
             user_id=user_id,
             email=email,
@@ -130,6 +142,7 @@ class PurchaseService:
             success_url=f"{self.dashboard_url}/?success=true&session_id={{CHECKOUT_SESSION_ID}}",
             cancel_url=f"{self.dashboard_url}/?canceled=true",
             idempotency_key=stripe_key,
+            customer=customer,
         )
         self.store.put_purchase(self._record(session.id, user_id, bundle, "pending"))
         logger.info("checkout started", extra={"session_id": session.id, "bundle": bundle.id})
@@ -175,7 +188,7 @@ class PurchaseService:
         elif kind in PAYMENT_EVENTS:
             outcome = self.payment_changed(_payment_intent_of(obj))
         elif kind in RECHARGE_EVENTS:
-            outcome = "ignored: not a recharge"  # auto-recharge credits only the intents it started
+            outcome = self.intent_changed(object_id)
         else:
             outcome = "ignored: event type"
         if outcome.startswith("ignored"):
@@ -184,6 +197,16 @@ class PurchaseService:
             count("WebhookDuplicates")
         logger.info("stripe event handled", extra={**log, "outcome": outcome})
         return outcome
+
+    def intent_changed(self, payment_intent: str) -> str:
+        """``payment_intent.*``: only intents this service started as recharges credit anything (a Checkout
+        payment's intent is credited by its session); acted on as Stripe has it now."""
+        intent = self._retrieve(lambda: self.gateway.retrieve_payment_intent(payment_intent))
+        if intent is None:
+            return "ignored: unknown to Stripe"
+        if (intent.get("metadata") or {}).get("kind") != "recharge" or self._recharges is None:
+            return "ignored: not a recharge"
+        return self.recharges.on_intent(intent)
 
     def session_changed(self, session_id: str) -> str:
         """Act on the session as Stripe's API reports it now (not on the event's copy)."""
@@ -234,11 +257,25 @@ class PurchaseService:
                 {"session_id": purchase.session_id, "payment_intent": intent_id},
             )
         except PurchaseAlreadyFulfilled:
+            self._save_card(session, purchase.user_id, intent_id)
             return "duplicate"
         except PurchaseMismatch:
             return self._mismatch(session, "the purchase record names another user or bundle")
         count("CreditsPurchased", purchase.credits)
+        self._save_card(session, purchase.user_id, intent_id)
         return "fulfilled"
+
+    def _save_card(self, session: dict[str, Any], user_id: str, intent_id: Any) -> None:
+        """A session created to save the card (it has our customer): remember the card its payment used."""
+        customer = session.get("customer")
+        customer_id = customer.get("id") if isinstance(customer, dict) else customer
+        if not isinstance(customer_id, str) or not isinstance(intent_id, str) or self._recharges is None:
+            return
+        intent = self.gateway.retrieve_payment_intent(intent_id)
+        method = intent.get("payment_method")
+        method_id = method.get("id") if isinstance(method, dict) else method
+        if intent.get("setup_future_usage") == "off_session" and isinstance(method_id, str):
+            self.recharges.save_card(user_id, customer_id, method_id)
 
     def payment_changed(self, payment_intent: str | None) -> str:
         """A refund or dispute of a payment changed: recompute its clawback from Stripe's state (clawbacks.py)."""
@@ -247,6 +284,12 @@ class PurchaseService:
         if not payment_intent:
             return "ignored: no payment intent"
         purchase = self.store.find_purchase_by_payment(payment_intent)
+        if purchase is None and self._recharges is not None:
+            # A refund or dispute of a recharge that is not credited yet (events out of order): credit it first.
+            intent = self._retrieve(lambda: self.gateway.retrieve_payment_intent(payment_intent))
+            if intent is not None and (intent.get("metadata") or {}).get("kind") == "recharge":
+                self.recharges.on_intent(intent)
+                purchase = self.store.find_purchase_by_payment(payment_intent)
         if purchase is None:
             purchase_or_outcome = self._purchase_from_stripe(payment_intent)
             if isinstance(purchase_or_outcome, str):

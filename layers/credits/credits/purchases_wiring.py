@@ -62,6 +62,7 @@ def build_purchase_service(
     *,
     receives_webhooks: bool = False,
     clock: Callable[[], float] | None = None,
+    recharges: Callable[[], Any] | None = None,
 ) -> PurchaseService:
     """Wire the service. ``receives_webhooks``: the webhook function refuses to start without a well-formed signing
     secret, so an unverified event can never be processed; the other functions never read that secret."""
@@ -90,6 +91,8 @@ def build_purchase_service(
         return cache["gateway"]  # type: ignore[no-any-return]
 
     kwargs: dict[str, Any] = {"clock": clock} if clock else {}
+    if recharges is not None:
+        kwargs["recharges"] = recharges
     return PurchaseService(
         grants, store, load_catalog(), make_gateway, dashboard_url=dashboard,
         webhook_secret=lambda: webhook_secret(cfg), **kwargs,

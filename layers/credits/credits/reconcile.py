@@ -44,7 +44,15 @@ class Reconciler:
         started = time.monotonic()
         sessions = self._sessions()
         replayed = self._events(started)
-        return {**sessions, **replayed}
+        recharges = self._recharges()
+        return {**sessions, **replayed, "recharges_retried": recharges}
+
+    def _recharges(self) -> list[str]:
+        """Recharges requested more than 10 minutes ago and never settled (a lost queue message, a crash between
+        Stripe's answer and our write): run again, into the same PaymentIntent (its idempotency key)."""
+        if self.purchases._recharges is None:
+            return []
+        return self.purchases.recharges.retry_stuck()
 
     def _sessions(self) -> dict[str, Any]:
         since = int(self.clock()) - self.lookback_hours * 3600

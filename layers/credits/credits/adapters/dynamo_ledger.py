@@ -20,6 +20,7 @@ from credits.adapters.dynamo import (
     plain,
 )
 from credits.adapters.dynamo_purchases import purchase_items
+from credits.adapters.dynamo_recharge import settle_items
 from credits.book import NEVER, AccountState, HoldMarker, LiveGrant, load_book
 from credits.errors import HoldExpired, HoldNotPending, IdempotencyKeyReused, NotFound
 from credits.ids import entry_sort_id, ms_of
@@ -253,6 +254,13 @@ class DynamoLedgerStore:
     def delete_grant_marker(self, user_id: str, marker_sort_key: str) -> None:
         self.table.write("delete_item", Key=item({"PK": user_pk(user_id), "SK": marker_sort_key}))
 
+    def note_refusal(self, user_id: str, now_iso: str) -> None:
+        """A 402 while auto-recharge is on: one small write the change path sees (a refusal may start a recharge)."""
+        self.table.write("update_item", Key=item({"PK": user_pk(user_id), "SK": BALANCE_SK}),
+                         UpdateExpression="ADD refusals :one, seq :one SET refused_at = :now",
+                         ConditionExpression="attribute_exists(PK)",
+                         ExpressionAttributeValues=item({":one": 1, ":now": now_iso}))
+
     # --- the fast path --------------------------------------------------------------------------------------------
     def spend(self, write: SpendWrite) -> None:
         """One transaction, no read: debit the balance if covered and nothing is due, append the entry, and record
@@ -294,12 +302,16 @@ class DynamoLedgerStore:
             items.append(("idempotency", self._idem_put(write.user_id, write.idempotency, write.now_ms)))
         if write.purchase is not None:
             items += purchase_items(self.table, write.purchase, write.updated_at)
+        if write.recharge is not None:
+            items += settle_items(self.table, write.recharge, write.updated_at)
         try:
             self.table.transact(items)
         except TransactionCancelled as exc:
             _raise_if_replay(exc, write.idempotency)
             if exc.failed("purchase"):
                 _raise_purchase(exc, write.purchase)
+            if exc.failed_prefix("recharge_"):
+                raise PurchaseAlreadyFulfilled(write.recharge.recharge_id if write.recharge else "") from exc
             if exc.failed("hold"):
                 old = exc.old("hold") or {}
                 if old.get("status") not in ("pending", "expired"):
@@ -318,11 +330,19 @@ class DynamoLedgerStore:
         expression = ("ADD available :da, held :dh, unallocated :du, seq :one "
                       "SET v = :v, nx = :nx, hw = :hw, updated_at = :now, steps = :steps, user_id = :user, "
                       "#schema = :schema")
+        removes = []
         if r.next_hold_ms is not None:
             expression += ", nh = :nh"
             values[":nh"] = r.next_hold_ms
         else:
-            expression += " REMOVE nh"
+            removes.append("nh")
+        if write.recharge is not None:
+            # The change path must not start a recharge from the write that credits one.
+            expression += ", last_cause = :cause"
+            values[":cause"] = f"recharge:{write.recharge.recharge_id}"
+        else:
+            removes.append("last_cause")
+        expression += " REMOVE " + ", ".join(removes)
         if write.mode == "create":
             condition = ACCOUNT_NEW
         elif write.mode == "migrate":

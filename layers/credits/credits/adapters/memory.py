@@ -12,6 +12,7 @@ from copy import deepcopy
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from credits.adapters.memory_recharge import MemoryRechargeStore
 from credits.book import NEVER, AccountState, HoldMarker, LiveGrant
 from credits.errors import HoldExpired, HoldNotPending, IdempotencyKeyReused, NotFound
 from credits.ids import entry_sort_id
@@ -70,15 +71,17 @@ class _User:
     idempotency: dict[tuple[str, str], tuple[IdempotencyRecord, int]] = field(default_factory=dict)
 
 
-class MemoryStore:
-    """Both stores in one object (they share nothing but the lock, as the two DynamoDB adapters share a table)."""
+class MemoryStore(MemoryRechargeStore):
+    """Every store in one object (they share nothing but the lock, as the DynamoDB adapters share a table)."""
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
+        self._recharge_init()
         self._users: dict[str, _User] = {}
         self._purchases: dict[str, Purchase] = {}
         self._payments: dict[str, str] = {}
         self._checkpoints: dict[str, int] = {}
+        self.refusals: dict[str, int] = {}  # 402s recorded for auto-recharge
         self.requests = 0  # every call, as the DynamoDB adapter counts requests (tests use it for cost checks)
 
     def _user(self, user_id: str) -> _User:
@@ -221,6 +224,14 @@ class MemoryStore:
             self.requests += 1
             self._user(user_id).grant_markers.discard(marker_sort_key)
 
+    def note_refusal(self, user_id: str, now_iso: str) -> None:
+        with self._lock:
+            self.requests += 1
+            account = self._user(user_id).account
+            if account is not None:
+                account.seq += 1
+                self.refusals[user_id] = self.refusals.get(user_id, 0) + 1
+
     # --- writes ---------------------------------------------------------------------------------------------------
     def _check_idempotency(self, user: _User, write: IdempotencyWrite | None, now_ms: int) -> None:
         if write is None:
@@ -268,6 +279,8 @@ class MemoryStore:
             account = user.account
             self._check_idempotency(user, write.idempotency, write.now_ms)
             self._check_purchase(write)
+            if write.recharge is not None and not self._recharge_settleable(write.recharge):
+                raise PurchaseAlreadyFulfilled(write.recharge.recharge_id)
             self._check_hold(user, write)
             result = write.result
             if write.mode == "create":
@@ -345,6 +358,8 @@ class MemoryStore:
             user.markers.pop(pending_sk(hold.expires_epoch, hold.hold_id), None)
         self._put_idempotency(user, write.idempotency, write.now_ms)
         self._apply_purchase(write)
+        if write.recharge is not None:
+            self._recharge_settle(write.recharge)
 
     def _apply_purchase(self, write: AccountWrite) -> None:
         p = write.purchase

@@ -16,13 +16,29 @@ from contextlib import contextmanager
 from typing import Any, Protocol
 
 from credits.events.derive import change_key, derive, needs_thresholds, parse_record
-from credits.events.model import DomainEvent
+from credits.events.model import DomainEvent, RechargeCheck, RechargeJob
 from credits.events.publisher import EventPublisher
 from credits.events.store import EventMarkers, UsageStore
 
 
 class ThresholdSource(Protocol):
     def thresholds(self, user_id: str) -> tuple[int, ...]: ...
+
+
+class Recharges(Protocol):
+    """Auto-recharge's side of the change path: decide on a check (one conditional write), enqueue a job."""
+
+    def check(self, check: RechargeCheck) -> None: ...
+
+    def enqueue(self, job: RechargeJob) -> None: ...
+
+
+class NoRecharges:
+    def check(self, check: RechargeCheck) -> None:
+        return None
+
+    def enqueue(self, job: RechargeJob) -> None:
+        return None
 
 
 class StreamConsumer:
@@ -34,7 +50,9 @@ class StreamConsumer:
         thresholds: ThresholdSource,
         publisher: EventPublisher,
         clock: Callable[[], float] = time.time,
+        recharges: Recharges | None = None,
     ) -> None:
+        self.recharges = recharges or NoRecharges()
         self.markers = markers
         self.usage = usage
         self.threshold_source = thresholds
@@ -68,6 +86,11 @@ class StreamConsumer:
         derived = derive(change, thresholds)
         if derived.usage is not None:
             self.usage.apply(derived.usage, self.clock())
+        # Idempotent by construction: a check's recharge id is derived from the change, a job's charge from its id.
+        if derived.recharge_job is not None:
+            self.recharges.enqueue(derived.recharge_job)
+        if derived.recharge_check is not None:
+            self.recharges.check(derived.recharge_check)
         if not derived.events:
             return []
         key = change_key(change)

@@ -25,11 +25,13 @@ from decimal import Decimal
 from itertools import pairwise
 from typing import Any, Literal
 
-from credits.events.model import Derived, DomainEvent, UsageDelta, event_id
+from credits.events.model import Derived, DomainEvent, RechargeCheck, RechargeJob, UsageDelta, event_id
 
 USER_PREFIX = "USER#"
 BALANCE_SK = "BALANCE"
 ENTRY_PREFIX = "ENTRY#"
+SETTINGS_SK = "SETTINGS"
+RECHARGE_PREFIX = "RECHARGE#"
 
 BALANCE_LOW = "credits.balance.low"
 BALANCE_DEPLETED = "credits.balance.depleted"
@@ -37,6 +39,8 @@ PURCHASE_FULFILLED = "credits.purchase.fulfilled"
 PURCHASE_REFUNDED = "credits.purchase.refunded"
 PURCHASE_RESTORED = "credits.purchase.restored"
 GRANT_EXPIRED = "credits.grant.expired"
+RECHARGE_SUCCEEDED = "credits.recharge.succeeded"
+RECHARGE_FAILED = "credits.recharge.failed"
 
 
 # --- DynamoDB JSON -> plain values -------------------------------------------------------------------------------
@@ -78,7 +82,7 @@ def plain_image(image: Mapping[str, Any] | None) -> dict[str, Any] | None:
 class StreamChange:
     """A record this module cares about: a balance write or a new ledger entry, images as plain values."""
 
-    kind: Literal["balance", "entry"]
+    kind: Literal["balance", "entry", "settings", "recharge"]
     user_id: str
     old: dict[str, Any] | None
     new: dict[str, Any]
@@ -117,6 +121,10 @@ def parse_record(record: Mapping[str, Any]) -> StreamChange | None:
         return StreamChange("balance", user, old, new, when)
     if sk.startswith(ENTRY_PREFIX) and name == "INSERT":
         return StreamChange("entry", user, old, new, when)
+    if sk == SETTINGS_SK:
+        return StreamChange("settings", user, old, new, when)
+    if sk.startswith(RECHARGE_PREFIX):
+        return StreamChange("recharge", user, old, new, when)
     return None
 
 
@@ -252,9 +260,24 @@ ENTRY_RULES: dict[str, EntryRule] = {
 }
 
 
+def _recharged(e: Mapping[str, Any]) -> dict[str, Any] | None:
+    if not _str_or_none(e.get("recharge_id")):
+        return None  # a Checkout purchase
+    return {"payment_intent": _payment_intent(e), "credits": _int(e.get("amount")),
+            "recharge_id": _str_or_none(e.get("recharge_id"))}
+
+
+# A purchase entry of an auto-recharge also says so.
+SECOND_ENTRY_RULES: dict[str, EntryRule] = {"purchase": EntryRule(RECHARGE_SUCCEEDED, _recharged)}
+
+
 def entry_events(change: StreamChange) -> list[DomainEvent]:
+    return [*_entry_events(change, ENTRY_RULES), *_entry_events(change, SECOND_ENTRY_RULES)]
+
+
+def _entry_events(change: StreamChange, rules: Mapping[str, EntryRule]) -> list[DomainEvent]:
     entry = change.new
-    rule = ENTRY_RULES.get(str(entry.get("type")))
+    rule = rules.get(str(entry.get("type")))
     entry_id = _str_or_none(entry.get("entry_id"))
     if rule is None or entry_id is None:
         return []
@@ -295,7 +318,54 @@ def usage_delta(change: StreamChange) -> UsageDelta | None:
     return UsageDelta(change.user_id, entry_id, day, _str_or_none(entry.get("feature")), credits)
 
 
+# --- auto-recharge --------------------------------------------------------------------------------------------------
+def balance_recharge_check(change: StreamChange) -> RechargeCheck | None:
+    """A committed write that changed ``balance`` or ``available`` (or recorded a 402 refusal) may start a recharge;
+    the write that credits a recharge never starts another."""
+    old, new = change.old or {}, change.new
+    v_changed = change.old is None or old.get("v") != new.get("v")
+    if v_changed and str(new.get("last_cause") or "").startswith("recharge"):
+        return None
+    moved = (_int(old.get("available")) != _int(new.get("available"))
+             or _int(old.get("held")) != _int(new.get("held"))
+             or _int(old.get("refusals")) != _int(new.get("refusals")))
+    if not moved:
+        return None
+    return RechargeCheck(change.user_id, _int(new.get("available")), change_key(change))
+
+
+def settings_recharge_check(change: StreamChange) -> RechargeCheck | None:
+    """Auto-recharge switched on (or ``enabled: true`` sent again): top up now if below the threshold."""
+    old, new = change.old or {}, change.new
+    if not new.get("recharge_enabled"):
+        return None
+    if change.old is not None and old.get("recharge_enabled") and (
+            old.get("recharge_enabled_at") == new.get("recharge_enabled_at")):
+        return None
+    return RechargeCheck(change.user_id, None, f"settings:{_int(new.get('version'))}")
+
+
+def recharge_record_effects(change: StreamChange) -> Derived:
+    old, new = change.old or {}, change.new
+    recharge_id = _str_or_none(new.get("recharge_id"))
+    if recharge_id is None:
+        return Derived()
+    if change.old is None and new.get("status") == "requested":
+        return Derived(recharge_job=RechargeJob(change.user_id, recharge_id))
+    if new.get("status") == "failed" and old.get("status") != "failed":
+        at = _str_or_none(new.get("resolved_at")) or change.record_time
+        event = DomainEvent(event_id(RECHARGE_FAILED, change.user_id, recharge_id), RECHARGE_FAILED, at,
+                            {"user_id": change.user_id, "recharge_id": recharge_id,
+                             "reason": _str_or_none(new.get("reason")) or "failed"})
+        return Derived(events=[event])
+    return Derived()
+
+
 def derive(change: StreamChange, thresholds: Sequence[int] = ()) -> Derived:
     if change.kind == "balance":
-        return Derived(events=alert_events(change, thresholds))
+        return Derived(events=alert_events(change, thresholds), recharge_check=balance_recharge_check(change))
+    if change.kind == "settings":
+        return Derived(recharge_check=settings_recharge_check(change))
+    if change.kind == "recharge":
+        return recharge_record_effects(change)
     return Derived(events=entry_events(change), usage=usage_delta(change))

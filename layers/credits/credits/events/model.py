@@ -65,6 +65,26 @@ class UsageDelta:
 
 
 @dataclass(frozen=True)
+class RechargeCheck:
+    """A change that may start an auto-recharge (the recharge service decides): ``available`` after it (None =
+    read it now), and ``trigger``, which names the change so that a redelivered record starts nothing new."""
+
+    user_id: str
+    available: int | None
+    trigger: str
+
+
+@dataclass(frozen=True)
+class RechargeJob:
+    """A recharge was requested: the recharge function must charge it (enqueued, at least once)."""
+
+    user_id: str
+    recharge_id: str
+
+
+@dataclass(frozen=True)
 class Derived:
     events: list[DomainEvent] = field(default_factory=list)
     usage: UsageDelta | None = None
+    recharge_check: RechargeCheck | None = None
+    recharge_job: RechargeJob | None = None

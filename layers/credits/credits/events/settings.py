@@ -1,10 +1,10 @@
 """A user's settings: alert thresholds (read by the change path) and auto-recharge preferences.
 
 ``PUT`` merges field by field (``alerts.thresholds`` is replaced whole) onto what was read, and writes only if
-nobody wrote in between (``version``); read-only fields are computed, never stored from input. Auto-recharge
-needs a saved payment method: until the recharge feature saves cards, ``NoSavedPaymentMethods`` answers None
-for everyone, so switching it on is ``409 payment_method_required`` (the contract's answer without a card) and
-``status`` stays ``off``.
+nobody wrote in between (``version``); read-only fields are computed, never stored from input. Auto-recharge needs a
+saved payment method (``409 payment_method_required`` otherwise); its read-only state (card, status, this month's
+count, the last failure) comes from the recharge service. Sending ``enabled: true`` resets the failure count and the
+pacing and stamps ``recharge_enabled_at``, so the change path sees the request even when it was on already.
 """
 
 from __future__ import annotations
@@ -25,20 +25,29 @@ RECHARGE_STATUSES = ("active", "needs_payment_method", "disabled_after_failures"
 MERGE_ATTEMPTS = 5
 
 
-@dataclass(frozen=True)
-class PaymentMethod:
-    brand: str
-    last4: str
+class RechargeView(Protocol):
+    """What settings need of auto-recharge (``credits.recharge.RechargeService`` is one)."""
+
+    def has_card(self, user_id: str) -> bool: ...
+
+    def view(self, user_id: str, enabled: bool) -> dict[str, Any]:
+        """``recharges_this_month``, ``payment_method``, ``status``, ``last_failure``."""
+        ...
+
+    def re_enable(self, user_id: str) -> None: ...
 
 
-class PaymentMethods(Protocol):
-    def saved(self, user_id: str) -> PaymentMethod | None: ...
+class NoRecharges:
+    """No auto-recharge wired (tests of alerts alone): nobody has a saved card."""
 
+    def has_card(self, user_id: str) -> bool:
+        return False
 
-class NoSavedPaymentMethods:
-    """Nothing saves a card for off-session charges yet, so no user has one."""
+    def view(self, user_id: str, enabled: bool) -> dict[str, Any]:
+        return {"recharges_this_month": 0, "payment_method": None, "status": "off" if not enabled else
+                "needs_payment_method", "last_failure": None}
 
-    def saved(self, user_id: str) -> PaymentMethod | None:
+    def re_enable(self, user_id: str) -> None:
         return None
 
 
@@ -70,7 +79,7 @@ class SettingsService:
         *,
         default_thresholds: tuple[int, ...],
         bundle_credits: Callable[[str], int | None],
-        payment_methods: PaymentMethods | None = None,
+        recharges: RechargeView | None = None,
         clock: Callable[[], float] = time.time,
         ensure_user: Callable[[str], None] = lambda _user: None,
     ) -> None:
@@ -78,7 +87,7 @@ class SettingsService:
         self.store = store
         self.default_thresholds = default_thresholds
         self.bundle_credits = bundle_credits
-        self.payment_methods = payment_methods or NoSavedPaymentMethods()
+        self.recharges = recharges or NoRecharges()
         self.clock = clock
 
     def thresholds(self, user_id: str) -> tuple[int, ...]:
@@ -104,8 +113,11 @@ class SettingsService:
             if not fields:
                 return self._view(user_id, item)
             version = int(item["version"]) if item and "version" in item else None
-            saved = self.store.update(user_id, fields, version, iso(self.clock()))
+            stamp = {"recharge_enabled_at": iso(self.clock())} if change.recharge_enabled else {}
+            saved = self.store.update(user_id, {**fields, **stamp}, version, iso(self.clock()))
             if saved is not None:
+                if change.recharge_enabled:
+                    self.recharges.re_enable(user_id)
                 return self._view(user_id, saved)
         raise TransientStoreError("The settings kept changing while saving; please retry.")
 
@@ -123,27 +135,16 @@ class SettingsService:
                     f"auto_recharge.bundle: bundle {merged['bundle']!r} has {credits} credits, which must exceed "
                     f"auto_recharge.threshold ({merged['threshold']})."
                 )
-        if change.recharge_enabled and self.payment_methods.saved(user_id) is None:
+        if change.recharge_enabled and not self.recharges.has_card(user_id):
             raise PaymentMethodRequired(
                 "auto_recharge.enabled: save a payment method (a purchase with save_payment_method) first."
             )
 
     def _view(self, user_id: str, item: Mapping[str, Any] | None) -> dict[str, Any]:
         recharge = _recharge(item)
-        method = self.payment_methods.saved(user_id)
-        status = "off"
-        if recharge["enabled"]:
-            stored = (item or {}).get("recharge_status")
-            status = stored if stored in RECHARGE_STATUSES else "active"
         return {
             "alerts": {"thresholds": list(self._thresholds(item))},
-            "auto_recharge": {
-                **recharge,
-                # No recharge can start before auto-recharge exists: this month's count is truly 0.
-                "recharges_this_month": 0,
-                "payment_method": {"brand": method.brand, "last4": method.last4} if method else None,
-                "status": status,
-            },
+            "auto_recharge": {**recharge, **self.recharges.view(user_id, recharge["enabled"])},
         }
 
 

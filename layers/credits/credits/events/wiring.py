@@ -35,7 +35,9 @@ def dynamodb_client(store: StoreConfig) -> Any:
     return _client("dynamodb", store.endpoint_url, store.region)
 
 
-def build_settings(client: Any = None, ensure_user: Callable[[str], None] | None = None) -> SettingsService:
+def build_settings(
+    client: Any = None, ensure_user: Callable[[str], None] | None = None, recharges: Any = None
+) -> SettingsService:
     from credits.catalog import load_catalog
 
     store = StoreConfig.from_env()
@@ -50,6 +52,7 @@ def build_settings(client: Any = None, ensure_user: Callable[[str], None] | None
         default_thresholds=AlertConfig.from_env().default_thresholds,
         bundle_credits=bundle_credits,
         ensure_user=ensure_user or (lambda _user: None),
+        recharges=recharges,
     )
 
 
@@ -73,15 +76,32 @@ class _StoredThresholds:
         return tuple(int(t) for t in stored) if isinstance(stored, list) else self.defaults
 
 
-def build_stream_consumer(*, eventbridge: Any = None, client: Any = None) -> StreamConsumer:
+def build_stream_consumer(
+    *, eventbridge: Any = None, client: Any = None, sqs: Any = None, recharges: Any = None
+) -> StreamConsumer:
+    """``recharges``: the auto-recharge side (``ChangePathRecharges``); None = built from the environment."""
+    import os
+
+    from credits.events.recharges import ChangePathRecharges
+
     store = StoreConfig.from_env()
     bus = BusConfig.from_env()
     ddb = client or dynamodb_client(store)
+    settings = SettingsStore(store.table_name, ddb)
+    if recharges is None:
+        from credits import bootstrap
+
+        queue_url = os.environ.get("RECHARGE_QUEUE_URL") or None
+        if sqs is None and queue_url:
+            sqs = _client("sqs", None, store.region)
+        recharges = ChangePathRecharges(settings, lambda user: bootstrap.ledger_store().load_account(user).available,
+                                        bootstrap.recharge, sqs=sqs, queue_url=queue_url)
     return StreamConsumer(
         markers=EventMarkers(store.table_name, ddb),
         usage=UsageStore(store.table_name, ddb),
-        thresholds=_StoredThresholds(SettingsStore(store.table_name, ddb), AlertConfig.from_env().default_thresholds),
+        thresholds=_StoredThresholds(settings, AlertConfig.from_env().default_thresholds),
         publisher=EventBridgePublisher(eventbridge or _client("events", None, store.region), bus.bus_name),
+        recharges=recharges,
     )
 
 

@@ -105,7 +105,9 @@ def stack(ddb_local: Any, table: str, receiver: Any, tmp_path_factory: pytest.Te
     # The e2e Hosted UI test signs in at a fake Cognito: the dashboard's CSP names it, as it names Cognito deployed.
     local = LocalStack(StackConfig(port=port, table_name=table, dynamodb_endpoint=ddb_local.endpoint,
                                    data_dir=None, internal_principals=(EVENTS_INTERNAL_ROLE,),
-                                   dashboard_auth_origin=FAKE_COGNITO_ORIGIN, outbound_webhook_url=receiver.url))
+                                   dashboard_auth_origin=FAKE_COGNITO_ORIGIN, outbound_webhook_url=receiver.url,
+                                   # auto-recharge tests pace retries by seconds, not the default hour
+                                   extra_env={"RECHARGE_RETRY_SECONDS": "2"}))
     bootstrap.reset()
     local.warm()
     local.start()

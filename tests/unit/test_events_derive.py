@@ -229,3 +229,30 @@ def test_the_template_filter_passes_balances_new_entries_settings_and_recharges_
     ]
     assert all(matches_any(stream.filters, json.loads(json.dumps(r))) for r in passes)
     assert not any(matches_any(stream.filters, json.loads(json.dumps(r))) for r in blocked)
+
+
+# --- auto-recharge records ------------------------------------------------------------------------------------------
+def failed_record(recharge_id: str) -> dict[str, Any]:
+    return record("MODIFY", f"RECHARGE#{recharge_id}",
+                  {"recharge_id": recharge_id, "status": "failed", "reason": "card_declined", "resolved_at": "T2"},
+                  {"recharge_id": recharge_id, "status": "requested", "payment_intent": "pi_1"})
+
+
+def test_a_requested_record_is_a_job_and_a_failed_one_an_event_named_after_the_recharge():
+    requested = parse_record(record("INSERT", "RECHARGE#rc_1", {"recharge_id": "rc_1", "status": "requested"}))
+    assert requested is not None and derive(requested).recharge_job is not None and derive(requested).events == []
+    (event,) = events_of(failed_record("rc_1"))
+    assert (event.type, event.timestamp, event.data) == (
+        "credits.recharge.failed", "T2", {"user_id": USER, "recharge_id": "rc_1", "reason": "card_declined"})
+    intent_stored = record("MODIFY", "RECHARGE#rc_1", {"recharge_id": "rc_1", "status": "requested", "payment_intent": "pi"},
+                           {"recharge_id": "rc_1", "status": "requested"})
+    assert events_of(intent_stored) == []
+
+
+def test_each_recharge_record_is_its_own_change_so_a_second_failure_is_not_taken_for_a_duplicate():
+    from credits.events.derive import change_key
+
+    first, second = (parse_record(failed_record(rid)) for rid in ("rc_1", "rc_2"))
+    assert first is not None and second is not None
+    assert change_key(first) != change_key(second)
+    assert change_key(first) == change_key(parse_record(failed_record("rc_1")))  # a redelivery is the same change

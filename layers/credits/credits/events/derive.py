@@ -172,6 +172,8 @@ def change_key(change: StreamChange) -> str:
     new, old = change.new, change.old or {}
     if change.kind == "entry":
         return f"entry:{new.get('entry_id') or new.get('SK')}"
+    if change.kind == "recharge":  # one record per recharge; each status it reaches is its own change
+        return f"recharge:{new.get('recharge_id')}:{new.get('status')}"
     if "seq" in new:
         return f"seq:{_int(new['seq'])}"
     return (

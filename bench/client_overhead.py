@@ -174,17 +174,22 @@ def cpu(reps: int = 1000, passes_n: int = 7) -> dict[str, Any]:
 
 def measure(ddb_endpoint: str, table: str, *, reps: int = 150, rounds: int = 4,
             log: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
-    """Start a local stack on ``table`` at ``ddb_endpoint``, fund a user through the internal grant route and measure.
+    """Start a local stack on ``table`` (created if missing) at ``ddb_endpoint``, fund a user through the internal
+    grant route and measure.
 
-    Sets the process environment like ``make dev`` (the stack's handlers read it), so call it last in a run.
+    Sets the process environment like ``make dev`` (the stack's handlers read it), so call it after the in-process
+    phases of a run.
     """
     from botocore.credentials import Credentials
 
+    from bench import load
     from credits import bootstrap
     from credits_client import CreditsAdminClient
     from local.dynamodb_local import free_port
     from local.server import LocalStack, StackConfig, issue_token
+    from local.template import create_table
 
+    create_table(load.make_client(ddb_endpoint), table)
     stack = LocalStack(StackConfig(port=free_port(), table_name=table, dynamodb_endpoint=ddb_endpoint))
     bootstrap.reset()
     stack.warm()
@@ -226,15 +231,12 @@ def main() -> int:
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-    from bench import load
     from local.dynamodb_local import DynamoDBLocal
-    from local.template import create_table
 
     def log(msg: str) -> None:
         print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
     with DynamoDBLocal() as ddb, contextlib.redirect_stdout(sys.stderr):  # the handlers log to stdout
-        create_table(load.make_client(ddb.endpoint), "credits-bench-client")
         result = measure(ddb.endpoint, "credits-bench-client", log=log)
     print(json.dumps(result, indent=1))
     t = target(result)

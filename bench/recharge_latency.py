@@ -71,8 +71,11 @@ def wait_available(h: Any, user: str, wanted: int, timeout: float = 30.0) -> flo
     """Poll the balance every POLL_S until ``available == wanted``; the monotonic time it was seen, or None."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if available(h, user) == wanted:
-            return time.monotonic()
+        try:
+            if available(h, user) == wanted:
+                return time.monotonic()
+        except RuntimeError:  # a 503 on a busy machine: the next poll answers
+            pass
         time.sleep(POLL_S)
     return None
 

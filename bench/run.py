@@ -176,11 +176,13 @@ def stack_phases(endpoint: str, results: dict[str, Any], ph: Phases, *, quick: b
 
 
 def history_on_usage_users(harness: Any, usage: dict[str, Any]) -> dict[str, Any]:
+    from bench import events_latency
+
     big = usage["big_entries"]
     return load.history_pages(
         harness.ledger, usage["users"]["10"], usage["users"][str(big)], big_entries=big, reps=30,
         seeded=f"the users of the usage measure below: a grant each, then 10 and {big:,} consumes through the "
-               "local stack's ledger from 16 threads, dated over 90 days (so 11 and "
+               f"local stack's ledger from {events_latency.SEED_THREADS} threads, dated over 90 days (so 11 and "
                f"{big + 1:,} entries)", seed_seconds=usage["seed_seconds"])
 
 

@@ -258,7 +258,7 @@ def run(h: Harness, *, log: Callable[[str], None], quick: bool = False,
         usage_entries: int | None = None) -> dict[str, Any]:
     big = usage_entries or (1000 if quick else 10_000)
     return {
-        "alert_latency": alert_latency(h, crossings=40 if quick else 150, rate_per_s=10, log=log),
+        "alert_latency": alert_latency(h, crossings=40 if quick else 120, rate_per_s=10, log=log),
         "usage": usage_scaling(h, big_entries=big, reps=10 if quick else 30, log=log),
         "concurrent_crossings": concurrent_crossings(h, log=log),
     }

@@ -63,7 +63,8 @@ def _events(e: dict[str, Any]) -> list[str]:
     out += ["", f"**`GET /credits/usage` over 90 days** ({use['reps']} requests each, interleaved, through HTTP): "
             f"users with 10 entries, 90 entries (one a day) and {big:,} entries spread over the 90 days, aggregated "
             f"by the change path (seeded in {use['seed_seconds']} s, all aggregated after {use['aggregated_after_s']} "
-            "s).", ""]
+            f"s: {(big + 100) / use['aggregated_after_s']:.0f} entries/s through the stream and the events "
+            "function, each entry a usage record and a balance change on the stream).", ""]
     rows = []
     for group in ("day", "feature"):
         g = use[f"group_by_{group}"]

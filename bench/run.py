@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         results["webhooks"] = ph.run("webhooks", load.webhooks, s, deliveries=100 if args.quick else 300,
                                      duplicate_share=0.2, threads=32, rounds=3, counter=counter, log=log)
         if not args.no_stack:
-            stack_phases(ddb.endpoint, results, ph, quick=args.quick, entries=args.history_entries)
+            stack_phases(results, ph, quick=args.quick, entries=args.history_entries)
         if not results.get("history"):  # no stack (or its usage users broke): seed the history users in-process
             results["history"] = ph.run("history", load.history, s, big_entries=args.history_entries, reps=30,
                                         threads=32, log=log)
@@ -152,27 +152,35 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if ph.errors else 0
 
 
-def stack_phases(endpoint: str, results: dict[str, Any], ph: Phases, *, quick: bool, entries: int) -> None:
+def stack_phases(results: dict[str, Any], ph: Phases, *, quick: bool, entries: int) -> None:
     """The phases through whole local stacks, last: each stack sets its environment in ``os.environ``.
 
-    The history pages are read from the usage measure's users (10 and 10,000 consumes through the stack's ledger):
-    seeding 10,000 entries costs about a minute, and this way it is paid once.
+    Each stack gets a DynamoDB Local of its own: DynamoDB Local's stream reads slow down with every stream record any
+    of its tables holds (a GetRecords on a quiet table measured 6 ms fresh, 19 ms once another table's stream had
+    50,000 records), and the in-process phases write tens of thousands. Auto-recharge and the alert latency run
+    before the usage measure writes its 10,000 entries; the history pages are then read from the usage measure's
+    users, so 10,000 entries are written once.
     """
     from bench import client_overhead, events_latency, recharge_latency
+    from local.dynamodb_local import DynamoDBLocal
 
-    harness = ph.run("local stack (events)", events_latency.Harness, endpoint)
-    if harness is not None:
-        try:
-            results["events"] = ph.run("events (change path)", events_latency.run, harness, log=log, quick=quick,
-                                       usage_entries=entries)
-            if results["events"]:
-                results["history"] = ph.run("history", history_on_usage_users, harness, results["events"]["usage"])
-            results["auto_recharge"] = ph.run("auto-recharge", recharge_latency.run, harness, log=log, quick=quick)
-        finally:
-            harness.close()
-    results["client_overhead"] = ph.run(
-        "client overhead", client_overhead.measure, endpoint, CLIENT_TABLE,
-        reps=60 if quick else 100, rounds=2 if quick else 3, log=log)
+    with DynamoDBLocal() as ddb:
+        harness = ph.run("local stack (events)", events_latency.Harness, ddb.endpoint)
+        if harness is not None:
+            try:
+                results["auto_recharge"] = ph.run("auto-recharge", recharge_latency.run, harness, log=log,
+                                                  quick=quick)
+                results["events"] = ph.run("events (change path)", events_latency.run, harness, log=log,
+                                           quick=quick, usage_entries=entries)
+                if results["events"]:
+                    results["history"] = ph.run("history", history_on_usage_users, harness,
+                                                results["events"]["usage"])
+            finally:
+                harness.close()
+    with DynamoDBLocal() as ddb:
+        results["client_overhead"] = ph.run(
+            "client overhead", client_overhead.measure, ddb.endpoint, CLIENT_TABLE,
+            reps=60 if quick else 100, rounds=2 if quick else 3, log=log)
 
 
 def history_on_usage_users(harness: Any, usage: dict[str, Any]) -> dict[str, Any]:

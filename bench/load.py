@@ -264,6 +264,7 @@ def history_pages(ledger: Any, small: str, big: str, *, big_entries: int, reps: 
             "items_returned": items[case],
             "ratio": round(sbig["median"] / s10["median"], 2),
         }
+    out["raw_queries"] = raw_queries(ledger.store.table, small, big, big_entries=big_entries, reps=reps)
     s_small = spread(second_small, 2)
     out["cursor_page_limit_5"] = {
         "page_2_at_10": s_small,
@@ -271,6 +272,48 @@ def history_pages(ledger: Any, small: str, big: str, *, big_entries: int, reps: 
         "ratio_at_depth": {str(d): round(spread(v, 2)["median"] / s_small["median"], 2)
                            for d, v in sorted(deep.items())},
     }
+    return out
+
+
+def raw_queries(table: Any, small: str, big: str, *, big_entries: int, reps: int) -> dict[str, Any]:
+    """The two Queries a first history page makes, sent bare (no product code), and each user's partition size:
+    what DynamoDB Local charges for them at 10 and at ``big_entries`` entries."""
+    from credits.keys import ACCOUNT_PREFIX, ENTRY_PREFIX, user_pk
+
+    def query(user: str, prefix: str, forward: bool, limit: int | None = None) -> float:
+        kwargs: dict[str, Any] = {"Limit": limit} if limit else {}
+        t0 = time.perf_counter()
+        table.client.query(TableName=table.name, KeyConditionExpression="PK = :pk AND begins_with(SK, :p)",
+                           ExpressionAttributeValues={":pk": {"S": user_pk(user)}, ":p": {"S": prefix}},
+                           ScanIndexForward=forward, ConsistentRead=True, **kwargs)
+        return (time.perf_counter() - t0) * 1000
+
+    def partition_items(user: str) -> int:
+        n, start = 0, None
+        while True:
+            kwargs: dict[str, Any] = {"ExclusiveStartKey": start} if start else {}
+            resp = table.client.query(TableName=table.name, Select="COUNT", KeyConditionExpression="PK = :pk",
+                                      ExpressionAttributeValues={":pk": {"S": user_pk(user)}}, **kwargs)
+            n += int(resp["Count"])
+            start = resp.get("LastEvaluatedKey")
+            if not start:
+                return n
+
+    cases: dict[str, Callable[[str], float]] = {
+        "account (begins_with BALANCE)": lambda u: query(u, ACCOUNT_PREFIX, True),
+        "entries (begins_with ENTRY#, newest first, limit 26)": lambda u: query(u, ENTRY_PREFIX, False, 26),
+    }
+    samples: dict[str, dict[str, list[float]]] = {c: {"10": [], str(big_entries): []} for c in cases}
+    for i in range(reps):
+        for case, fn in cases.items():
+            for label, user in (("10", small), (str(big_entries), big))[:: 1 if i % 2 == 0 else -1]:
+                samples[case][label].append(fn(user))
+    out: dict[str, Any] = {"partition_items": {"10": partition_items(small), str(big_entries): partition_items(big)},
+                           "cases": {}}
+    for case in cases:
+        s10, sbig = spread(samples[case]["10"], 2), spread(samples[case][str(big_entries)], 2)
+        out["cases"][case] = {"at_10": s10, f"at_{big_entries}": sbig,
+                              "ratio": round(sbig["median"] / s10["median"], 2)}
     return out
 
 

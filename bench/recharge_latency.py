@@ -196,7 +196,8 @@ def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
     p50, share = lat["latency_ms"]["p50"], lat["poll_interval_share_of_p50"]
     measured = (f"p50 {p50} ms, p99 {lat['latency_ms']['p99']} ms over {lat['refilled']}/{lat['users']} users "
                 f"(balance polled every {lat['balance_poll_ms']:g} ms); {lat['stream_hops']} stream hops at "
-                f"{lat['poll_interval_ms']:g} ms poll interval (mean wait ≈ {share:.0%} of p50)"
+                f"{lat['poll_interval_ms']:g} ms poll interval: an idle poller's mean wait ≈ {share:.0%} of p50 "
+                f"(measured, spend to crossing read: p50 {lat['until_crossing_read_ms']['p50']} ms)"
                 if share is not None else "no refill seen")
     per = ", ".join(f"{x['pi_purchase_entries']} pi_ entries / {x['recharges_this_month']} this month for "
                     f"{x['crossings']} crossings" for x in once["per_user"])

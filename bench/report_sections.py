@@ -99,7 +99,10 @@ def _recharge(a: dict[str, Any]) -> list[str]:
                  [[f"{lat['refilled']}/{lat['users']}", _p(lat["latency_ms"]), f"{lat['latency_ms']['max']} ms",
                    _p(lat["until_crossing_read_ms"]), _p(lat["crossing_read_to_start_read_ms"]),
                    _p(lat["start_read_to_visible_ms"]), f"{share:.0%}" if share else "n/a"]])
-    out += ["", "(The three steps are each one's own p50 / p99, so they need not add up to the total's.)", "",
+    out += ["", "The three steps are each one's own p50 / p99, so they need not add up to the total's. The poll "
+            "interval's share assumes an idle poller (after an empty poll it waits a full interval, so a new record "
+            "waits half of one on average, at each hop); while records keep arriving the poller reads again at once, "
+            "and the first step's column is the wait actually measured.", "",
             "**32 concurrent spenders crossing at once**: per user, 32 threads spend 50 each from 2,000 together "
             "(one crossing below 500), then, refilled, 60 each from 2,400 (a second crossing). Recharges started are "
             "counted as the `pi_` purchase entries in the user's history and as `recharges_this_month`.", ""]

@@ -190,8 +190,8 @@ def history_on_usage_users(harness: Any, usage: dict[str, Any]) -> dict[str, Any
     return load.history_pages(
         harness.ledger, usage["users"]["10"], usage["users"][str(big)], big_entries=big, reps=30,
         seeded=f"the users of the usage measure below: a grant each, then 10 and {big:,} consumes through the "
-               f"local stack's ledger from {events_latency.SEED_THREADS} threads, dated over 90 days (so 11 and "
-               f"{big + 1:,} entries)", seed_seconds=usage["seed_seconds"])
+               f"local stack's ledger from {events_latency.SEED_THREADS} threads, dated over 90 days, so 11 and "
+               f"{big + 1:,} entries", seed_seconds=usage["seed_seconds"])
 
 
 if __name__ == "__main__":

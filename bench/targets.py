@@ -136,9 +136,14 @@ def _history(r: dict[str, Any]) -> list[dict[str, Any]]:
         why = ""
         if not ok:
             why = (f"the page at {big:,} entries returns {n.get(str(big))} items against {n.get('10')} at 10 (more to "
-                   "read, serialise and parse), not a scan: see the limit-10 row" if n.get(str(big)) != n.get("10")
-                   else "same page size and the same two requests: the Query itself is slower on the larger "
-                        "partition in DynamoDB Local, or noise (see the min–max)")
+                   "read, serialise and parse)" if n.get(str(big)) != n.get("10")
+                   else "same page size and the same two requests")
+            raw = h.get("raw_queries")
+            if raw:
+                parts = raw["partition_items"]
+                why += ("; the same two Queries sent bare: " + ", ".join(f"{k.split(' (')[0]} {c['ratio']:.2f}×"
+                                                                         for k, c in raw["cases"].items())
+                        + f" on partitions of {parts['10']:,} vs {parts[str(big)]:,} items (DynamoDB Local)")
         out.append(_t(f"history {case} at {big:,} entries ≤ 1.2× at 10", ok,
                       f"{c[f'at_{big}']['median']:.2f} ms vs {c['at_10']['median']:.2f} ms = {c['ratio']:.2f}×", why))
     return out

@@ -83,7 +83,8 @@ def test_fulfilment_of_three_requests_misses_with_each_request_explained_and_the
 
 def recharge(pi_entries: int, this_month: int, refused: int = 0) -> dict[str, Any]:
     lat = {"users": 30, "refilled": 30, "latency_ms": {"p50": 1200.0, "p99": 2000.0, "max": 2100.0},
-           "poll_interval_share_of_p50": 0.21, "balance_poll_ms": 100.0, "stream_hops": 2, "poll_interval_ms": 250.0}
+           "poll_interval_share_of_p50": 0.21, "balance_poll_ms": 100.0, "stream_hops": 2, "poll_interval_ms": 250.0,
+           "until_crossing_read_ms": {"p50": 110.0, "p99": 240.0}}
     row = {"crossings": 2, "spends_refused": refused, "refilled_each_time": True,
            "pi_purchase_entries": pi_entries, "recharges_this_month": this_month, "final_available": 2480}
     return {"refill_latency": lat, "concurrent_crossings": {

@@ -128,6 +128,7 @@ def grant_scaling(s: Services, counter: RequestCounter, *, sizes: tuple[int, ...
                                   category="paid" if i % 3 == 0 else "promotional",
                                   description=f"bench grant {i + 1} of {size}", **extra)
         log(f"  {size} live grants created in {time.perf_counter() - t0:.1f}s")
+        live_before = len(s.ledger.engine.account(user)[1].grants())
         rows = {
             "consume": lambda u=user: s.ledger.consume(u, 1, "bench"),
             "consume (return_balance)": lambda u=user: s.ledger.consume(u, 1, "bench", return_balance=True),
@@ -140,8 +141,8 @@ def grant_scaling(s: Services, counter: RequestCounter, *, sizes: tuple[int, ...
             for _ in range(reps):
                 with counter.label(label):
                     fn()
-        live = len(s.ledger.engine.account(user)[1].grants())
-        out["sizes"][str(size)] = {"live_grants": live,
+        live_after = len(s.ledger.engine.account(user)[1].grants())
+        out["sizes"][str(size)] = {"live_grants": live_before, "live_grants_end": live_after,
                                    **{name: counter.summary(f"grants:{size}:{name}") for name in rows}}
     return out
 

@@ -145,8 +145,8 @@ def _grant_scaling(g: dict[str, Any]) -> list[str]:
            "grows with it. (The grant-create rows add grants, so the book ends a little larger than its size.)", ""]
     names = ["consume", "consume (return_balance)", "balance", "grant (internal grant create)"]
     rows = []
-    for size, v in g["sizes"].items():
-        rows.append([f"{size} ({v['live_grants']} at the end)"]
+    for v in g["sizes"].values():
+        rows.append([f"{v['live_grants']} ({v.get('live_grants_end', '?')} after the grant-create rows)"]
                     + [f"{v[n]['requests']:g} ({_short(v[n])}), {v[n]['capacity_units']:g} CU" for n in names])
     out += table(["live grants", *names], rows)
     return [*out, ""]

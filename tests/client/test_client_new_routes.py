@@ -196,8 +196,8 @@ def test_usage_refuses_a_range_longer_than_366_days_on_the_server(client: cc.Cre
 def test_settings_have_the_documented_defaults_and_merge_updates(client: cc.CreditsClient) -> None:
     s = client.settings()
     r = s.auto_recharge
-    assert (r.enabled, r.status, r.threshold, r.bundle, r.monthly_limit, r.payment_method) == (
-        False, "off", 200, "standard", 5, None)
+    assert (r.enabled, r.status, r.threshold, r.bundle, r.monthly_limit, r.payment_method, r.last_failure) == (
+        False, "off", 200, "standard", 5, None, None)
     updated = client.update_settings(alert_thresholds=[100, 10], auto_recharge_threshold=300)
     assert updated.alerts.thresholds == (100, 10) and updated.auto_recharge.threshold == 300
     assert client.settings() == updated

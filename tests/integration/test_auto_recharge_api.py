@@ -117,17 +117,27 @@ def test_a_declined_card_at_checkout_saves_nothing_and_credits_nothing(stack, ht
     assert settings(stack, http, user)["payment_method"] is None
 
 
-def test_a_refusal_with_auto_recharge_on_starts_a_recharge(stack, http, user):
+def test_a_402_refusal_below_the_threshold_is_a_qualifying_write_and_retries_a_recharge(stack, http, user):
+    buy_saving_card(stack, http, user, card="4000002760003184")  # every off-session charge fails
+    assert http.put(stack.url("/credits/settings"), json=ENABLE, headers=stack.headers(user)).status_code == 200
+    assert spend(stack, http, user, 1600).status_code == 200  # 400 left: the first attempt fails
+    assert wait_for(lambda: len(recharge_events(stack, user)) == 1)
+    time.sleep(2.5)  # past the pacing; nothing retries by itself (no timed retries)
+    assert len(recharge_events(stack, user)) == 1
+    refused = spend(stack, http, user, 5000)
+    assert refused.status_code == 402 and balance(stack, http, user)["available"] == 400
+    assert wait_for(lambda: len(recharge_events(stack, user)) == 2), recharge_events(stack, user)  # the 402 retried
+    assert settings(stack, http, user)["recharges_this_month"] == 2
+
+
+def test_a_refusal_above_the_threshold_starts_nothing(stack, http, user):
     buy_saving_card(stack, http, user)
     assert http.put(stack.url("/credits/settings"), json={"auto_recharge": {**ENABLE["auto_recharge"],
                     "threshold": 100}}, headers=stack.headers(user)).status_code == 200
-    assert spend(stack, http, user, 1950).status_code == 200  # 50 left: below 100 -> one recharge
-    assert wait_for(lambda: balance(stack, http, user)["available"] == 2050)
-    assert spend(stack, http, user, 2000).status_code == 200  # 50 again: paced? no failure, so a second one
-    assert wait_for(lambda: balance(stack, http, user)["available"] == 2050)
-    assert spend(stack, http, user, 5000).status_code == 402  # refused; above the threshold: nothing new
+    assert spend(stack, http, user, 5000).status_code == 402  # 2,000 available: above the threshold
     time.sleep(1.0)
-    assert balance(stack, http, user)["available"] == 2050
+    assert balance(stack, http, user)["available"] == 2000
+    assert settings(stack, http, user)["recharges_this_month"] == 0
 
 
 @pytest.mark.timeout(120)

@@ -31,6 +31,10 @@ NEVER = 9_999_999_999_999  # "no expiry" in epoch milliseconds (year 2286), so c
 # its grant's archived record, and the write also touches the balance, the book, a hold, its marker, an idempotency
 # record and purchase records.
 MAX_ENTRIES_PER_WRITE = 40
+# Items of one transaction (DynamoDB's limit is 100) and those a write may need besides entries and grant records:
+# balance, book, a new or resolved hold and its marker, an idempotency record, purchase and recharge records.
+MAX_ITEMS_PER_WRITE = 100
+RESERVED_ITEMS = 12
 
 
 @dataclass
@@ -491,10 +495,29 @@ class Draft:
         self.entries.append(entry)
 
     # --- result -------------------------------------------------------------------------------------------------------
+    def _archive_now(self) -> list[LiveGrant]:
+        """Grants with nothing left that leave the book in this write (their final record written with it).
+
+        One fold can use up hundreds of grants, more records than a transaction holds; those over the write's budget
+        stay in the book, where they read exactly as their records would (``depleted``, ``expired``), and a later
+        write archives them. A grant created by this write always has its record written, so it leaves at once.
+        """
+        new = [g for g in self._grants.values() if g.id in self.new_grant_ids]
+        markers = sum(1 for g in new if g.expires_ms is not None and g.live())
+        done = [g for g in self._grants.values() if not g.live()]
+        older = [g for g in done if g.id not in self.new_grant_ids]
+        budget = MAX_ITEMS_PER_WRITE - RESERVED_ITEMS - len(self.entries) - len(new) - markers
+        if len(older) > budget:
+            # Expired and voided first (nothing returns to them but a restore), then the oldest.
+            older.sort(key=lambda g: (g.final is None, g.created_ms, g.id))
+            older = older[:max(budget, 0)]
+        return [g for g in done if g.id in self.new_grant_ids] + older
+
     def finish(self) -> DraftResult:
-        live = [g for g in self.grants() if g.live()]
-        archived = [g for g in self._grants.values() if not g.live()]
-        records = [g for g in self._grants.values() if g.id in self.new_grant_ids or not g.live()]
+        archived = self._archive_now()
+        leaving = {g.id for g in archived}
+        live = [g for g in self.grants() if g.id not in leaving]
+        records = [g for g in self._grants.values() if g.id in leaving or g.id in self.new_grant_ids]
         expiries = [g.expires_ms for g in live if g.final is None and g.remaining > 0 and g.expires_ms is not None]
         if self.held <= 0:
             self.next_hold_ms = None

@@ -59,7 +59,7 @@ class GrantService:
         expires_ms = _grant_expiry(now_ms, expires_at, expires_in_days)
 
         def op(draft: Draft) -> Change[str]:
-            if len(draft.grants()) >= self.max_live_grants:
+            if sum(1 for g in draft.grants() if g.live()) >= self.max_live_grants:
                 raise TooManyGrants(f"The user has {self.max_live_grants} grants with credits left; use or void "
                                     "some first (purchases are never refused).")
             grant = LiveGrant(new_id("gr", draft.now_ms / 1000), category, source, amount, priority, expires_ms,

@@ -124,6 +124,20 @@ def test_start_creates_the_record_sets_in_flight_and_counts_the_month(backend, u
     assert (state.in_flight, state.month, state.started) == ("rc_a", MONTH, 1)
 
 
+def test_a_record_keeps_the_card_customer_and_expiry_it_started_with(backend, user):
+    ready(backend, user)
+    full = RechargeRecord(user, "rc_full", "requested", "standard", CREDITS, 1990, "usd", None, None, iso_ms(T0), T0,
+                          customer_id="cus_1", payment_method="pm_1", expires_after_days=30)
+    assert backend.store.start(full, month=MONTH, monthly_limit=5, retry_cutoff_ms=T0 - HOUR)
+    assert backend.store.record(user, "rc_full") == full
+
+
+def test_auto_recharge_enabled_reads_the_settings_as_stored(backend, user):
+    assert backend.store.auto_recharge_enabled(user) is False
+    backend.enable(user)
+    assert backend.store.auto_recharge_enabled(user) is True
+
+
 def test_start_needs_auto_recharge_enabled_in_the_settings(backend, user):
     backend.store.save_card(user, "cus_1", "pm_1", "visa", "4242", NOW)
     assert not start(backend, user)

@@ -158,6 +158,11 @@ class RechargeRecord:
     reason: str | None
     created_at: str
     created_ms: int
+    # Fixed when the recharge starts, so a retry charges what the first attempt charged (Stripe refuses an
+    # idempotency key reused with other parameters) and a catalog change cannot alter what was sold.
+    customer_id: str | None = None
+    payment_method: str | None = None
+    expires_after_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -297,6 +302,10 @@ class RechargeStore(Protocol):
         ...
 
     def record(self, user_id: str, recharge_id: str) -> RechargeRecord | None: ...
+
+    def auto_recharge_enabled(self, user_id: str) -> bool:
+        """The user's ``auto_recharge.enabled`` as stored now (a charge not yet made is not made once it is off)."""
+        ...
 
     def set_payment_intent(self, user_id: str, recharge_id: str, payment_intent: str) -> None: ...
 

@@ -125,6 +125,8 @@ class DynamoLedgerStore:
         row = plain(resp["Item"]) if "Item" in resp else None
         if row is None or int(row.get("expires_at_ttl", 0)) < now_ms // 1000:
             return None
+        if row.get("expires_ms") is not None and int(row["expires_ms"]) <= now_ms:
+            return None
         return IdempotencyRecord(row["request_hash"], dict(row.get("result", {})))
 
     def remember(self, user_id: str, write: IdempotencyWrite, now_ms: int) -> IdempotencyRecord | None:
@@ -425,8 +427,9 @@ class DynamoLedgerStore:
         return self.table.put(
             {"PK": user_pk(user_id), "SK": idem_sk(write.operation, write.key_digest),
              "request_hash": write.request_hash, "result": write.result,
-             "expires_at_ttl": now_ms // 1000 + IDEMPOTENCY_TTL_SECONDS},
-            IDEMPOTENCY_KEY_FREE, {":now_s": now_ms // 1000},
+             "expires_at_ttl": now_ms // 1000 + IDEMPOTENCY_TTL_SECONDS,
+             "expires_ms": now_ms + IDEMPOTENCY_TTL_SECONDS * 1000},
+            IDEMPOTENCY_KEY_FREE, {":now_s": now_ms // 1000, ":now_ms": now_ms},
         )
 
 

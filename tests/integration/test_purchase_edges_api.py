@@ -89,10 +89,6 @@ def test_a_signed_body_that_is_not_json_is_a_400_invalid_signature(stack, http, 
     assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_signature"
 
 
-
-@pytest.mark.xfail(strict=True, reason="BUG: payment_changed looks the payment intent up in DynamoDB before asking "
-                   "Stripe; a key over DynamoDB's 2048-byte limit is a ValidationException answered 400 "
-                   "invalid_request, so Stripe would retry a malformed signed event for days")
 @pytest.mark.parametrize("kind", ["charge.refunded", "refund.updated", "charge.dispute.created"])
 def test_a_signed_refund_or_dispute_event_naming_an_absurdly_long_payment_intent_is_acknowledged(stack, http, kind):
     """Stripe ids are at most 255 characters; one of 2,041 makes ``PAYMENT#<pi>`` longer than a DynamoDB key may be."""
@@ -100,6 +96,13 @@ def test_a_signed_refund_or_dispute_event_naming_an_absurdly_long_payment_intent
     r = post_event(stack, http, event_for(obj, kind))
     assert r.status_code == 200, r.text
     assert r.json()["outcome"].startswith("ignored")
+
+
+@pytest.mark.parametrize("kind", ["checkout.session.completed", "payment_intent.succeeded"])
+def test_a_signed_event_naming_an_object_id_longer_than_stripe_makes_is_ignored_as_malformed(stack, http, kind):
+    obj = {"id": "cs_" + "x" * 300, "object": "checkout.session"}
+    r = post_event(stack, http, event_for(obj, kind))
+    assert (r.status_code, r.json()["outcome"]) == (200, "ignored: malformed"), r.text
 
 
 # --- canceled refunds -----------------------------------------------------------------------------------------

@@ -180,8 +180,9 @@ class PurchaseService:
         data = event.get("data")
         obj = data.get("object") if isinstance(data, dict) else None
         object_id = obj.get("id") if isinstance(obj, dict) else None
-        log = {"event_id": event.get("id"), "event_type": kind, "object_id": object_id}
-        if not isinstance(kind, str) or not isinstance(obj, dict) or not isinstance(object_id, str):
+        log = {"event_id": event.get("id"), "event_type": kind,
+               "object_id": object_id[:MAX_STRIPE_ID] if isinstance(object_id, str) else None}
+        if not isinstance(kind, str) or not isinstance(obj, dict) or not _stripe_id(object_id):
             outcome = "ignored: malformed"
         elif kind in CHECKOUT_EVENTS:
             outcome = self.session_changed(object_id)
@@ -392,11 +393,20 @@ def _is_ours(session: dict[str, Any]) -> bool:
     return isinstance(meta, dict) and bool(meta.get("bundle")) and meta.get("kind", "purchase") == "purchase"
 
 
+# Stripe's ids are at most 255 characters; a signed event naming something longer is not one of Stripe's objects
+# (and its key would exceed DynamoDB's 2 KB key limit).
+MAX_STRIPE_ID = 255
+
+
+def _stripe_id(value: Any) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= MAX_STRIPE_ID
+
+
 def _payment_intent_of(obj: dict[str, Any]) -> str | None:
     value = obj.get("payment_intent")
     if isinstance(value, dict):
         value = value.get("id")
-    return value if isinstance(value, str) and value else None
+    return value if _stripe_id(value) else None
 
 
 def verify_stripe_event(payload: bytes, signature: str | None, secret: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from aws_lambda_powertools import Logger
 
@@ -398,7 +398,7 @@ def _is_ours(session: dict[str, Any]) -> bool:
 MAX_STRIPE_ID = 255
 
 
-def _stripe_id(value: Any) -> bool:
+def _stripe_id(value: Any) -> TypeGuard[str]:
     return isinstance(value, str) and 0 < len(value) <= MAX_STRIPE_ID
 
 

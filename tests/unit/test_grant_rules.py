@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from credits.adapters.memory import MemoryStore
-from credits.book import LiveGrant
 from credits.engine import AccountEngine, WelcomeGrant
 from credits.errors import (
     GrantNotActive,
@@ -19,6 +18,7 @@ from credits.errors import (
     NotFound,
     UnknownFeature,
 )
+from credits.grant_lot import LiveGrant
 from credits.grants import GrantService
 from credits.ids import iso_ms, ms_of
 from credits.ledger import Ledger

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
-    from credits.book import AccountState, DraftResult, HoldMarker, LiveGrant
+    from credits.account import AccountState, DraftResult, HoldMarker
     from credits.catalog import Bundle
+    from credits.grant_lot import LiveGrant
     from credits.models import Entry, Hold, Purchase
 
 

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
-from credits.book import LiveGrant
 from credits.catalog import Bundle, Catalog
 from credits.errors import NotFound, PaymentProviderError, TransientStoreError, UnknownBundle, WebhookSignatureInvalid
+from credits.grant_lot import LiveGrant
 from credits.ids import iso, new_id
 from credits.models import DEFAULT_PRIORITY, Purchase
 from credits.observability import count

@@ -10,6 +10,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from credits.account import AccountState, HoldMarker
 from credits.adapters.dynamo import (
     IDEMPOTENCY_KEY_FREE,
     ITEM_NOT_EXISTS,
@@ -21,8 +22,8 @@ from credits.adapters.dynamo import (
 )
 from credits.adapters.dynamo_purchases import purchase_items
 from credits.adapters.dynamo_recharge import settle_items
-from credits.book import NEVER, AccountState, HoldMarker, LiveGrant, load_book
 from credits.errors import HoldExpired, HoldNotPending, IdempotencyKeyReused, NotFound
+from credits.grant_lot import NEVER, LiveGrant, load_book
 from credits.ids import entry_sort_id, ms_of
 from credits.keys import (
     ACCOUNT_PREFIX,
@@ -357,7 +358,7 @@ class DynamoLedgerStore:
                                  {"#schema": "schema"})
 
     def _book_item(self, write: AccountWrite) -> dict[str, Any]:
-        from credits.book import dump_book
+        from credits.grant_lot import dump_book
 
         return self.table.put({
             "PK": user_pk(write.user_id), "SK": BOOK_SK, "grants": dump_book(write.result.book),

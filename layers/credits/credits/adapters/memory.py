@@ -12,9 +12,10 @@ from copy import deepcopy
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from credits.account import AccountState, HoldMarker
 from credits.adapters.memory_recharge import MemoryRechargeStore
-from credits.book import NEVER, AccountState, HoldMarker, LiveGrant
 from credits.errors import HoldExpired, HoldNotPending, IdempotencyKeyReused, NotFound
+from credits.grant_lot import NEVER, LiveGrant
 from credits.ids import entry_sort_id
 from credits.keys import (
     entry_sk,

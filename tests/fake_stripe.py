@@ -21,7 +21,8 @@ from credits.errors import PaymentProviderError
 from credits.grants import GrantService
 from credits.ledger import Ledger
 from credits.ports import CheckoutSessionRef
-from credits.purchases import PurchaseService, client_reference
+from credits.purchases import PurchaseService
+from credits.stripe_events import client_reference
 
 WEBHOOK_SECRET = "whsec_unit_tests_fake_gateway_secret_0000"
 T0 = 1_800_000_000.0  # seconds

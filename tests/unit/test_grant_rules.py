@@ -18,7 +18,6 @@ from credits.adapters.dynamo import Table
 from credits.adapters.dynamo_ledger import DynamoLedgerStore
 from credits.adapters.dynamo_purchases import DynamoPurchaseStore
 from credits.adapters.memory import MemoryStore
-from credits.book import LiveGrant
 from credits.engine import AccountEngine, WelcomeGrant
 from credits.errors import (
     GrantNotActive,
@@ -29,6 +28,7 @@ from credits.errors import (
     NotFound,
     UnknownFeature,
 )
+from credits.grant_lot import LiveGrant
 from credits.grants import GrantService
 from credits.ids import iso_ms, ms_of
 from credits.ledger import Ledger

@@ -16,7 +16,8 @@ import pytest
 from credits.ids import iso_ms
 from credits.models import DEFAULT_PRIORITY
 from credits.observability import metrics
-from credits.purchases import MAX_CLIENT_REFERENCE, PurchaseService, client_reference
+from credits.purchases import PurchaseService
+from credits.stripe_events import MAX_CLIENT_REFERENCE, client_reference
 from tests.fake_stripe import World, catalog_with, event, make_world
 
 DAY_MS = 86_400_000

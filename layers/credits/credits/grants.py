@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from credits.book import Draft, LiveGrant
+from credits.book import Draft
 from credits.cursor import decode_cursor, encode_cursor
 from credits.engine import AccountEngine, Change, check_amount, idempotency
 from credits.errors import GrantNotActive, InvalidRequest, NotFound, TooManyGrants
+from credits.grant_lot import LiveGrant
 from credits.ids import iso_ms, new_id
 from credits.keys import GRANT_PREFIX, grant_sk
 from credits.models import DEFAULT_PRIORITY, MAX_GRANT_DAYS, Entry, Grant, GrantCreated, GrantPage, GrantVoided

@@ -14,7 +14,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from credits.book import NEVER, Draft
+from credits.book import Draft
 from credits.cursor import decode_cursor, encode_cursor
 from credits.engine import AccountEngine, Change, Idem, check_amount, idempotency
 from credits.errors import (
@@ -26,6 +26,7 @@ from credits.errors import (
     TransientStoreError,
     UnknownFeature,
 )
+from credits.grant_lot import NEVER
 from credits.ids import iso, iso_ms, new_id
 from credits.keys import pending_sk
 from credits.models import (

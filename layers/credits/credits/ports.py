@@ -2,7 +2,7 @@
 
 The ledger talks to ``LedgerStore`` and the purchase service to ``PurchaseStore``; the DynamoDB adapters
 (``credits.adapters.dynamo_*``) and the in-memory one (``credits.adapters.memory``) implement both and pass one contract
-suite (tests/contract). A store enforces every condition listed on its methods inside one atomic write; the domain
+suite (tests/unit/test_grant_rules.py and test_recharge_store_contract.py run on both). A store enforces every condition listed on its methods inside one atomic write; the domain
 decides amounts, ids and times.
 """
 
@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
-    from credits.book import AccountState, DraftResult, HoldMarker, LiveGrant
+    from credits.account import AccountState, DraftResult, HoldMarker
     from credits.catalog import Bundle
+    from credits.grant_lot import LiveGrant
     from credits.models import Entry, Hold, Purchase
 
 

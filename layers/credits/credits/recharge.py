@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
-from credits.book import LiveGrant
+from credits.grant_lot import LiveGrant
 from credits.ids import iso_ms, new_id
 from credits.models import DEFAULT_PRIORITY, Purchase
 from credits.observability import count

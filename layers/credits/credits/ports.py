@@ -1,9 +1,9 @@
 """Ports: what the domain needs from storage and from the payment provider, as small Protocols.
 
 The ledger talks to ``LedgerStore`` and the purchase service to ``PurchaseStore``; the DynamoDB adapters
-(``credits.adapters.dynamo_*``) and the in-memory one (``credits.adapters.memory``) implement both and pass one contract
-suite (tests/unit/test_grant_rules.py and test_recharge_store_contract.py run on both). A store enforces every condition listed on its methods inside one atomic write; the domain
-decides amounts, ids and times.
+(``credits.adapters.dynamo_*``) and the in-memory one (``credits.adapters.memory``) implement both and pass one
+contract suite (tests/unit/test_grant_rules.py and test_recharge_store_contract.py run on both). A store enforces
+every condition listed on its methods inside one atomic write; the domain decides amounts, ids and times.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 The in-memory store stands in for DynamoDB in every fast test, so it must keep the same conditions: what may start a
 recharge, what a failure records, what the ledger's settling write requires. Each case runs on both (``backend`` is
-parametrised); the DynamoDB cases use the session's DynamoDB Local (tests/conftest.py) and a new user id per case. The
+parametrised); the DynamoDB cases use the session's DynamoDB Local (tests/conftest.py), a table of their own and a new user id per
+case. The
 last cases drive the whole ``RechargeService`` (fake Stripe) on each backend, so the settlement inside the ledger's
 transaction (``dynamo_ledger`` + ``dynamo_recharge.settle_items``) is held to the same outcome as the memory store's.
 """
@@ -26,6 +27,7 @@ from credits.adapters.memory import MemoryStore
 from credits.events.store import SettingsStore
 from credits.ids import iso_ms
 from credits.ports import RechargeRecord
+from local.template import create_table
 
 MONTH = "2027-03"
 NOW = iso_ms(T0)
@@ -42,13 +44,23 @@ class Backend:
     enable: Callable[[str], None]  # the settings item's recharge_enabled = true, as the settings service writes it
 
 
+@pytest.fixture(scope="module")
+def own_table(ddb_client: Any) -> Iterator[str]:
+    """A table of this module's own: the session's table is watched by the local stack's change path, which would
+    act on these records (enqueue and charge them) while a case checks them."""
+    name = f"recharge-contract-{uuid.uuid4().hex[:8]}"
+    create_table(ddb_client, name)
+    yield name
+    ddb_client.delete_table(TableName=name)
+
+
 @pytest.fixture(params=["memory", "dynamodb"])
 def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
     if request.param == "memory":
         memory = MemoryStore()
         yield Backend("memory", memory, lambda user: memory.set_auto_recharge_enabled(user, True))
         return
-    client, table = request.getfixturevalue("ddb_client"), request.getfixturevalue("table")
+    client, table = request.getfixturevalue("ddb_client"), request.getfixturevalue("own_table")
     settings = SettingsStore(table, client)
 
     def enable(user: str) -> None:

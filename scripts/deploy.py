@@ -42,7 +42,7 @@ from stripe_setup import PriceResult, setup  # noqa: E402
 
 from credits.config import ENV_STRIPE_SECRET_KEY, check_stripe_secret_key  # noqa: E402
 from credits.errors import ConfigError  # noqa: E402
-from credits.purchases import HANDLED_EVENTS  # noqa: E402
+from credits.stripe_events import HANDLED_EVENTS  # noqa: E402
 from credits.stripe_gateway import STRIPE_API_VERSION  # noqa: E402
 
 StripeFactory = Callable[[str, "str | None"], stripe.StripeClient]

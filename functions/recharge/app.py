@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from credits import bootstrap
-from credits.observability import metrics, traced
+from credits.observability import count, metrics, traced
 
 logger = Logger(service="credits")
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -25,10 +25,30 @@ bootstrap.purchases()  # the Stripe key is checked at cold start
 recharges = bootstrap.recharge()
 
 
+def _job(body: str) -> tuple[str, str] | None:
+    try:
+        job = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(job, dict):
+        return None
+    user_id, recharge_id = job.get("user_id"), job.get("recharge_id")
+    if not isinstance(user_id, str) or not isinstance(recharge_id, str) or not user_id or not recharge_id:
+        return None
+    return user_id, recharge_id
+
+
 def record_handler(record: SQSRecord) -> None:
-    job = json.loads(record.body)
-    outcome = recharges.execute(str(job["user_id"]), str(job["recharge_id"]))
-    logger.info("recharge executed", extra={"recharge_id": job["recharge_id"], "outcome": outcome})
+    job = _job(record.body)
+    if job is None:
+        # Only the events function writes to this queue; a message it did not write can never succeed, so retrying
+        # it until the dead-letter queue would only hide real failures there. Logged (without the body) and dropped.
+        logger.error("recharge message is not a recharge job: dropped", extra={"message_id": record.message_id})
+        count("RechargeMessagesRejected")
+        return
+    user_id, recharge_id = job
+    outcome = recharges.execute(user_id, recharge_id)
+    logger.info("recharge executed", extra={"user_id": user_id, "recharge_id": recharge_id, "outcome": outcome})
 
 
 @traced

@@ -1,9 +1,6 @@
 """The client against the routes and fields added with grants: grants (internal create/void, user listing), the
 price list, ``replayed`` and ``return_balance`` on consume, ``expiring`` on balance, idempotent capture and release,
 usage and settings.
-
-The usage and settings tests are marked ``needs_grants`` and deselected by default (pyproject's ``addopts``) while
-those routes are not in the service yet; run them with ``pytest tests/client -m needs_grants``.
 """
 
 from __future__ import annotations
@@ -170,7 +167,6 @@ def test_a_release_whose_answer_is_dropped_releases_once(granted: cc.CreditsClie
 
 
 # --- usage ----------------------------------------------------------------------------------------------------
-@pytest.mark.needs_grants
 def test_usage_counts_spends_per_day_and_per_feature(granted: cc.CreditsClient) -> None:
     f = granted.features()[0]
     granted.consume(5)
@@ -190,7 +186,6 @@ def test_usage_counts_spends_per_day_and_per_feature(granted: cc.CreditsClient) 
     assert by_feature == {None: (17, 2), f.id: (2 * f.credits_per_unit, 1)}
 
 
-@pytest.mark.needs_grants
 def test_usage_refuses_a_range_longer_than_366_days_on_the_server(client: cc.CreditsClient) -> None:
     with pytest.raises(cc.InvalidRequest) as info:
         client.usage(from_date="2024-01-01", to_date="2026-01-01")
@@ -198,18 +193,16 @@ def test_usage_refuses_a_range_longer_than_366_days_on_the_server(client: cc.Cre
 
 
 # --- settings -------------------------------------------------------------------------------------------------
-@pytest.mark.needs_grants
 def test_settings_have_the_documented_defaults_and_merge_updates(client: cc.CreditsClient) -> None:
     s = client.settings()
     r = s.auto_recharge
-    assert (r.enabled, r.status, r.threshold, r.bundle, r.monthly_limit, r.payment_method) == (
-        False, "off", 200, "standard", 5, None)
+    assert (r.enabled, r.status, r.threshold, r.bundle, r.monthly_limit, r.payment_method, r.last_failure) == (
+        False, "off", 200, "standard", 5, None, None)
     updated = client.update_settings(alert_thresholds=[100, 10], auto_recharge_threshold=300)
     assert updated.alerts.thresholds == (100, 10) and updated.auto_recharge.threshold == 300
     assert client.settings() == updated
 
 
-@pytest.mark.needs_grants
 def test_enabling_auto_recharge_without_a_payment_method_raises_payment_method_required(
         client: cc.CreditsClient) -> None:
     with pytest.raises(cc.PaymentMethodRequired) as info:

@@ -1,10 +1,8 @@
 """The dashboard's grants, usage, alerts and auto-recharge panels in a real browser against the local stack.
 
-Grants and history run against the stack as it is. The settings, usage and auto-recharge tests need server routes
-that arrive with other branches: each is skipped until `template.yaml` declares what it needs (`GET /credits/settings`,
-`GET /credits/usage`, auto-recharge's `RECHARGE_RETRY_SECONDS`), so they run by themselves once it does. A few tests
+Everything runs against the local stack as it is (auto-recharge with the Stripe simulator's test cards). A few tests
 answer a route with a contract-shaped body through route interception, to show how a panel draws a state the stack
-cannot produce on demand (a card declined three times) or does not serve yet.
+cannot produce on demand (a card declined three times).
 """
 
 from __future__ import annotations
@@ -19,18 +17,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import Route, expect
 
-from .support import ROOT, Api, Dashboard, has_route
+from .support import Api, Dashboard
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
-
-HAS_SETTINGS = has_route("GET", "/credits/settings") and has_route("PUT", "/credits/settings")
-HAS_USAGE = has_route("GET", "/credits/usage")
-# Auto-recharge adds no route of its own; its server side is there once the template configures its retry pacing.
-HAS_RECHARGE = HAS_SETTINGS and "RECHARGE_RETRY_SECONDS" in (ROOT / "template.yaml").read_text()
-
-needs_settings = pytest.mark.skipif(not HAS_SETTINGS, reason="GET/PUT /credits/settings is not in template.yaml yet")
-needs_usage = pytest.mark.skipif(not HAS_USAGE, reason="GET /credits/usage is not in template.yaml yet")
-needs_recharge = pytest.mark.skipif(not HAS_RECHARGE, reason="auto-recharge is not in template.yaml yet")
 
 NEEDS_CARD = (
     "Auto-recharge needs a saved card. Buy credits once with \u201cSave this card for auto-recharge\u201d ticked "
@@ -336,7 +325,6 @@ def test_usage_chart_draws_the_services_days_and_features(dash: Dashboard, user:
 # ---------------------------------------------------------------- against the server's settings, usage, recharge
 
 
-@needs_settings
 def test_alert_thresholds_are_saved_and_shown_again(dash: Dashboard, user: str, api: Api) -> None:
     dash.sign_in(user)
     expect(dash.by("alerts")).to_be_visible()
@@ -353,7 +341,6 @@ def test_alert_thresholds_are_saved_and_shown_again(dash: Dashboard, user: str, 
     assert api.get("/credits/settings")["alerts"]["thresholds"] == []
 
 
-@needs_settings
 def test_more_than_five_thresholds_are_refused_before_anything_is_sent(dash: Dashboard, user: str) -> None:
     dash.sign_in(user)
     puts: list[str] = []
@@ -365,7 +352,6 @@ def test_more_than_five_thresholds_are_refused_before_anything_is_sent(dash: Das
     assert puts == []
 
 
-@needs_settings
 def test_switching_auto_recharge_on_without_a_saved_card_is_explained(dash: Dashboard, user: str, api: Api) -> None:
     dash.expect_console_errors()  # the browser logs the 409
     dash.sign_in(user)
@@ -378,7 +364,6 @@ def test_switching_auto_recharge_on_without_a_saved_card_is_explained(dash: Dash
     assert api.get("/credits/settings")["auto_recharge"]["enabled"] is False
 
 
-@needs_settings
 def test_a_bundle_smaller_than_the_threshold_is_refused_on_its_field(dash: Dashboard, user: str) -> None:
     dash.sign_in(user)
     puts: list[str] = []
@@ -391,7 +376,6 @@ def test_a_bundle_smaller_than_the_threshold_is_refused_on_its_field(dash: Dashb
     assert puts == []
 
 
-@needs_settings
 def test_save_this_card_sends_save_payment_method_with_the_purchase(dash: Dashboard, user: str) -> None:
     dash.sign_in(user)
     held: list[Route] = []
@@ -405,7 +389,6 @@ def test_save_this_card_sends_save_payment_method_with_the_purchase(dash: Dashbo
     dash.page.wait_for_url(re.compile(r"/_stripe/checkout/"))
 
 
-@needs_usage
 def test_usage_chart_shows_the_services_totals_by_day_and_by_feature(dash: Dashboard, user: str, api: Api) -> None:
     api.buy_and_pay()
     cost = 3 * feature_price(api, "image.render")["credits_per_unit"]
@@ -428,7 +411,6 @@ def test_usage_chart_shows_the_services_totals_by_day_and_by_feature(dash: Dashb
     expect(rows.nth(1).get_by_test_id("usage-feature-credits")).to_have_text("7")
 
 
-@needs_recharge
 def test_auto_recharge_with_a_saved_card_tops_up_and_shows_in_history(dash: Dashboard, user: str, api: Api) -> None:
     dash.sign_in(user)
     dash.by("save-card").check()
@@ -459,7 +441,6 @@ def test_auto_recharge_with_a_saved_card_tops_up_and_shows_in_history(dash: Dash
     expect(dash.by("recharge-count")).to_have_text("1 of 5 automatic top-ups used this month.")
 
 
-@needs_recharge
 def test_a_failed_recharge_is_explained_in_words(dash: Dashboard, user: str, api: Api) -> None:
     api.buy_and_pay(card=CARD_TEST_3DS, save_payment_method=True)
     api.put("/credits/settings", {"auto_recharge": {"enabled": True, "threshold": 1500, "bundle": "standard"}})
@@ -478,32 +459,8 @@ def test_a_failed_recharge_is_explained_in_words(dash: Dashboard, user: str, api
 # ---------------------------------------------------------------- the picture in the README
 
 
-def usage_from_history(api: Api, route: Route) -> None:
-    """Answers GET /credits/usage the way the service does, from this user's own history (for a stack without it)."""
-    query = {k: v[0] for k, v in parse_qs(urlsplit(route.request.url).query).items()}
-    totals: dict[Any, list[int]] = {}
-    cursor = None
-    while True:
-        page = api.get("/credits/history?type=usage&limit=100" + (f"&cursor={cursor}" if cursor else ""))
-        for entry in page["items"]:
-            key = entry.get("feature") if query["group_by"] == "feature" else entry["created_at"][:10]
-            credits, count = totals.setdefault(key, [0, 0])
-            totals[key] = [credits - entry["amount"], count + 1]
-        cursor = page["next_cursor"]
-        if not cursor:
-            break
-    by_feature = query["group_by"] == "feature"
-    items = [{"day": None if by_feature else key, "feature": key if by_feature else None, "credits": c, "count": n}
-             for key, (c, n) in sorted(totals.items(), key=lambda kv: str(kv[0]))]
-    route.fulfill(json={**query, "items": items})
-
-
 def test_screenshot_of_a_user_with_grants_history_and_usage(dash: Dashboard, user: str, api: Api, stack: Any) -> None:
-    """test-output/screenshots/readme.png, which docs/dashboard.png is refreshed from (see dashboard/README.md).
-
-    Before the stack serves GET /credits/usage, the test answers it from the user's real history, as the service
-    would, so the picture shows the usage card either way.
-    """
+    """test-output/screenshots/readme.png, which docs/dashboard.png is refreshed from (see dashboard/README.md)."""
     api.buy_and_pay()
     stack.seed(user, 500, description="Welcome bonus", category="promotional", priority=10, expires_in_days=30)
     for quantity in (4, 2, 6):
@@ -512,10 +469,7 @@ def test_screenshot_of_a_user_with_grants_history_and_usage(dash: Dashboard, use
     api.post("/credits/consume", {"amount": 25, "description": "Batch export"})
     goodwill = stack.seed(user, 100, description="Support credit")
     stack.grants.void_grant(user, goodwill.grant_id, "Credited twice")
-    if HAS_USAGE:
-        api.wait_for(lambda: sum(i["count"] for i in api.get("/credits/usage")["items"]) == 5, timeout=15)
-    else:
-        dash.page.route(re.compile(r"/credits/usage(\?|$)"), lambda route: usage_from_history(api, route))
+    api.wait_for(lambda: sum(i["count"] for i in api.get("/credits/usage")["items"]) == 5, timeout=15)
 
     dash.page.set_viewport_size({"width": 1280, "height": 1280})
     dash.sign_in(user)

@@ -117,17 +117,27 @@ def test_a_declined_card_at_checkout_saves_nothing_and_credits_nothing(stack, ht
     assert settings(stack, http, user)["payment_method"] is None
 
 
-def test_a_refusal_with_auto_recharge_on_starts_a_recharge(stack, http, user):
+def test_a_402_refusal_below_the_threshold_is_a_qualifying_write_and_retries_a_recharge(stack, http, user):
+    buy_saving_card(stack, http, user, card="4000002760003184")  # every off-session charge fails
+    assert http.put(stack.url("/credits/settings"), json=ENABLE, headers=stack.headers(user)).status_code == 200
+    assert spend(stack, http, user, 1600).status_code == 200  # 400 left: the first attempt fails
+    assert wait_for(lambda: len(recharge_events(stack, user)) == 1)
+    time.sleep(2.5)  # past the pacing; nothing retries by itself (no timed retries)
+    assert len(recharge_events(stack, user)) == 1
+    refused = spend(stack, http, user, 5000)
+    assert refused.status_code == 402 and balance(stack, http, user)["available"] == 400
+    assert wait_for(lambda: len(recharge_events(stack, user)) == 2), recharge_events(stack, user)  # the 402 retried
+    assert settings(stack, http, user)["recharges_this_month"] == 2
+
+
+def test_a_refusal_above_the_threshold_starts_nothing(stack, http, user):
     buy_saving_card(stack, http, user)
     assert http.put(stack.url("/credits/settings"), json={"auto_recharge": {**ENABLE["auto_recharge"],
                     "threshold": 100}}, headers=stack.headers(user)).status_code == 200
-    assert spend(stack, http, user, 1950).status_code == 200  # 50 left: below 100 -> one recharge
-    assert wait_for(lambda: balance(stack, http, user)["available"] == 2050)
-    assert spend(stack, http, user, 2000).status_code == 200  # 50 again: paced? no failure, so a second one
-    assert wait_for(lambda: balance(stack, http, user)["available"] == 2050)
-    assert spend(stack, http, user, 5000).status_code == 402  # refused; above the threshold: nothing new
+    assert spend(stack, http, user, 5000).status_code == 402  # 2,000 available: above the threshold
     time.sleep(1.0)
-    assert balance(stack, http, user)["available"] == 2050
+    assert balance(stack, http, user)["available"] == 2000
+    assert settings(stack, http, user)["recharges_this_month"] == 0
 
 
 @pytest.mark.timeout(120)
@@ -142,3 +152,35 @@ def test_thirty_two_concurrent_spenders_crossing_start_exactly_one_recharge(stac
     purchases = http.get(stack.url("/credits/history?type=purchase"), headers=stack.headers(user)).json()["items"]
     assert len([p for p in purchases if (p["reference"] or "").startswith("pi_")]) == 1
     assert settings(stack, http, user)["recharges_this_month"] == 1
+
+
+def test_redelivered_payment_intent_webhooks_credit_nothing_more_and_a_refund_claws_the_recharge_back(
+        stack, http, user):
+    buy_saving_card(stack, http, user)
+    assert http.put(stack.url("/credits/settings"), json=ENABLE, headers=stack.headers(user)).status_code == 200
+    assert spend(stack, http, user, 1600).status_code == 200
+    assert wait_for(lambda: balance(stack, http, user)["available"] == 2400)
+    purchases = http.get(stack.url("/credits/history?type=purchase"), headers=stack.headers(user)).json()["items"]
+    (pi,) = [p["reference"] for p in purchases if (p["reference"] or "").startswith("pi_")]
+    sent = http.get(stack.url("/_stripe/v1/events?type=payment_intent.succeeded&limit=100"), headers=SK).json()["data"]
+    (event,) = [e for e in sent if e["data"]["object"]["id"] == pi]
+    assert event["data"]["object"]["metadata"]["kind"] == "recharge"
+
+    def resend(_: int) -> dict[str, Any]:
+        r = http.post(stack.url(f"/_stripe/events/{event['id']}/resend"))
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(resend, range(8)))
+    assert all(a["status"] == 200 for a in answers), answers
+    assert balance(stack, http, user)["available"] == 2400  # credited once, whatever the deliveries
+    refunded = http.post(stack.url(f"/_stripe/payment_intents/{pi}/refund"), json={})
+    assert refunded.status_code == 200, refunded.text
+    assert wait_for(lambda: balance(stack, http, user)["available"] == 400)  # the recharge's 2,000 taken back
+    entries = http.get(stack.url("/credits/history?type=refund"), headers=stack.headers(user)).json()["items"]
+    assert [(e["amount"], e["reference"]) for e in entries] == [(-2000, pi)]
+    # The clawback is a write that leaves `available` below the threshold, so it qualifies like any other: a new
+    # recharge (the month's second) refills the balance with a new payment intent.
+    assert wait_for(lambda: balance(stack, http, user)["available"] == 2400)
+    assert settings(stack, http, user)["recharges_this_month"] == 2

@@ -90,11 +90,26 @@ def test_bad_idempotency_key_is_400(stack, http, funded, key):
 
 @pytest.mark.parametrize(
     "query",
-    ["limit=0", "limit=101", "limit=abc", "limit=1.5", "limit=-1", "type=bogus", "cursor=%00", "cursor="],
+    ["limit=0", "limit=101", "limit=abc", "limit=1.5", "limit=-1", "type=bogus", "cursor=%00", "cursor=",
+     "cursor=e30.%C3%A9", "cursor=%F0%9F%9A%80.%F0%9F%9A%80"],
 )
 def test_bad_history_query_is_400(stack, http, funded, query):
     resp = http.get(stack.url(f"/credits/history?{query}"), headers=stack.headers(funded))
     assert_envelope(resp, 400, "invalid_request")
+
+
+@pytest.mark.parametrize(
+    "query", ["limit=0", "limit=101", "status=bogus", "cursor=%00", "cursor=e30.%C3%A9", "cursor=abc.def"],
+)
+def test_bad_grants_query_is_400(stack, http, funded, query):
+    resp = http.get(stack.url(f"/credits/grants?{query}"), headers=stack.headers(funded))
+    assert_envelope(resp, 400, "invalid_request")
+
+
+@pytest.mark.parametrize("feature", ["no.such.feature", "f" * 65, "x" * 5000], ids=["unknown", "65 chars", "5000 chars"])
+def test_a_feature_missing_from_the_price_list_is_unknown_feature_however_long(stack, http, funded, feature):
+    resp = http.post(stack.url("/credits/consume"), json={"feature": feature}, headers=stack.headers(funded))
+    assert_envelope(resp, 400, "unknown_feature")
 
 
 @pytest.mark.parametrize(

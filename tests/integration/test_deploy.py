@@ -20,7 +20,7 @@ from deploy_settings import load_stage
 from moto import mock_aws
 
 from credits.config import check_stripe_webhook_secret
-from credits.purchases import HANDLED_EVENTS
+from credits.stripe_events import HANDLED_EVENTS
 from credits.stripe_gateway import STRIPE_API_VERSION
 from tests.stripe_sim_support import Receiver, SimStack, new_session
 

@@ -539,6 +539,37 @@ def _deliver_sqs_batch(w: World) -> None:
     assert delivery.webhook_id == event_id and delivery.event["type"] == "credits.balance.depleted"
 
 
+def _recharge_sqs_job(w: World) -> None:
+    from credits.recharge import RechargeSettings
+
+    # A saved card and auto-recharge on, with a threshold far below the balance (so nothing starts by itself) ...
+    headers = w.stack.headers(w.user)
+    started = requests.post(w.stack.url("/credits/purchase"), json={"bundle": "standard", "save_payment_method": True},
+                            headers=headers, timeout=30).json()
+    assert requests.post(w.stack.url(f"/_stripe/checkout/{started['session_id']}/pay"), json={},
+                         timeout=30).status_code == 200
+    assert requests.put(w.stack.url("/credits/settings"), json={"auto_recharge": {"enabled": True, "threshold": 10}},
+                        headers=headers, timeout=30).status_code == 200
+    # ... and a recharge requested as the events function requests it when a write crosses the threshold.
+    recharge_id = bootstrap.recharge().consider(w.user, 0, f"events-example-{w.user}",
+                                                RechargeSettings(True, 5000, "standard", 5))
+    assert recharge_id is not None
+    before = w.balance()["available"]
+    _, result = w.call("recharge/sqs_job.json", rc_events_example_000000000=recharge_id)
+    assert result == {"batchItemFailures": []}
+    record = bootstrap.recharge_store().record(w.user, recharge_id)
+    assert record is not None and record.status == "succeeded" and (record.payment_intent or "").startswith("pi_")
+    _, again = w.call("recharge/sqs_job.json", rc_events_example_000000000=recharge_id)  # a redelivered message
+    assert again == {"batchItemFailures": []}
+    assert w.balance()["available"] == before + 2000  # credited once (the change path may also have run it)
+    assert [e["reference"] for e in w.history("purchase")].count(record.payment_intent) == 1
+    # A message that is not a recharge job is dropped, not retried into the dead-letter queue.
+    garbage = w.event("recharge/sqs_job.json")
+    garbage["Records"][0]["body"] = "not json"
+    _, dropped = w.send("recharge/sqs_job.json", garbage)
+    assert dropped == {"batchItemFailures": []}
+
+
 CASES: dict[str, Callable[[World], None]] = {
     "catalog/health.json": _health,
     "catalog/bundles.json": _bundles,
@@ -581,6 +612,7 @@ CASES: dict[str, Callable[[World], None]] = {
     "usage/bad_range.json": _usage_bad_range,
     "events/stream_batch.json": _events_stream_batch,
     "deliver/sqs_batch.json": _deliver_sqs_batch,
+    "recharge/sqs_job.json": _recharge_sqs_job,
 }
 
 

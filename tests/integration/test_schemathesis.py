@@ -45,8 +45,8 @@ CHECKS = [
 # The IAM routes get a SigV4-looking Authorization header (the local stack checks only the scheme, as the contract
 # leaves IAM to API Gateway), and the user named in the internal consume's example body is seeded, so it answers 200s
 # too; the grant-creation link feeds a created grant (and its user) to the void route.
-# - unsupported_method (and TRACE/OPTIONS/QUERY probes of the coverage phase): the local stack's http.server
-#   answers those methods with its own 501 HTML page before any route code runs; deployed, API Gateway decides.
+# - unsupported_method (and TRACE/OPTIONS/QUERY probes of the coverage phase): the local stack answers methods it
+#   does not route with 405 in the error envelope (test_local_hardening.py); deployed, API Gateway decides.
 #   Undeclared GET/PUT/POST/DELETE/PATCH are still sent and must not be a 5xx.
 MAX_EXAMPLES = 25
 CONFIG = """

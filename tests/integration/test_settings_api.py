@@ -15,7 +15,7 @@ from credits.events.store import SettingsStore
 DEFAULTS = {
     "alerts": {"thresholds": []},
     "auto_recharge": {"enabled": False, "threshold": 200, "bundle": "standard", "monthly_limit": 5,
-                      "recharges_this_month": 0, "payment_method": None, "status": "off"},
+                      "recharges_this_month": 0, "payment_method": None, "status": "off", "last_failure": None},
 }
 
 
@@ -61,7 +61,8 @@ def test_the_body_of_a_get_can_be_sent_back_read_only_fields_are_ignored(stack, 
     current = put(stack, http, user, {"alerts": {"thresholds": [10]}}).json()
     tampered = json.loads(json.dumps(current))
     tampered["auto_recharge"] |= {"status": "active", "recharges_this_month": 99,
-                                  "payment_method": {"brand": "visa", "last4": "4242"}}
+                                  "payment_method": {"brand": "visa", "last4": "4242"},
+                                  "last_failure": {"reason": "card_declined", "at": "2026-01-01T00:00:00.000Z"}}
     resp = put(stack, http, user, tampered)
     assert (resp.status_code, resp.json()) == (200, current)
 

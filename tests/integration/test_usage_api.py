@@ -82,6 +82,7 @@ BAD = [
     ("?from=2026-3-01", "from"),
     ("?to=2026-02-30", "to"),
     ("?to=20260301", "to"),
+    ("?to=0001-01-05", "to"),  # the default 30 days would start before year 1
     ("?from=", "from"),
     ("?from=2026-03-01T00:00:00Z", "from"),
     ("?group_by=week", "group_by"),

@@ -175,6 +175,6 @@ def test_the_readme_deploy_section_starts_with_the_one_command_and_no_command_st
 
 
 def test_the_readme_manual_steps_subscribe_exactly_the_handled_events():
-    from credits.purchases import HANDLED_EVENTS
+    from credits.stripe_events import HANDLED_EVENTS
 
     assert tuple(re.findall(r'"enabled_events\[\]=([a-z_.]+)"', deploy_section())) == HANDLED_EVENTS

@@ -1,14 +1,23 @@
-"""The contract's grant rules, one test each, on the in-memory store with an injected clock (no sleeping)."""
+"""The contract's grant rules, one test each, with an injected clock (no sleeping): the storage port's contract suite.
+
+Every rule runs on both adapters, the in-memory store and the DynamoDB one on DynamoDB Local (a fresh table per
+test, so the item-size and transaction limits of the real engine apply); the few tests that seed a pre-grants
+layout through the memory store's helpers run on it alone (`mem`).
+"""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
+from credits.adapters.dynamo import Table
+from credits.adapters.dynamo_ledger import DynamoLedgerStore
+from credits.adapters.dynamo_purchases import DynamoPurchaseStore
 from credits.adapters.memory import MemoryStore
-from credits.book import LiveGrant
 from credits.engine import AccountEngine, WelcomeGrant
 from credits.errors import (
     GrantNotActive,
@@ -19,11 +28,13 @@ from credits.errors import (
     NotFound,
     UnknownFeature,
 )
+from credits.grant_lot import LiveGrant
 from credits.grants import GrantService
 from credits.ids import iso_ms, ms_of
 from credits.ledger import Ledger
 from credits.models import Hold, Purchase
 from credits.ports import PurchaseClawback, PurchaseFulfil
+from local.template import create_table
 
 T0 = 1_800_000_000_000  # ms
 DAY = 86_400_000
@@ -31,7 +42,7 @@ DAY = 86_400_000
 
 @dataclass
 class World:
-    store: MemoryStore
+    store: Any  # MemoryStore, or the DynamoDB adapters over one table
     clock: list[int]
     engine: AccountEngine
     ledger: Ledger
@@ -60,15 +71,42 @@ class World:
         return self.grants.grant(user, grant_id)
 
 
-def make(welcome: WelcomeGrant | None = None) -> World:
-    store = MemoryStore()
+    @property
+    def requests(self) -> int:
+        """Store requests so far (the memory store counts them; the DynamoDB adapters' table does)."""
+        return int(self.store.requests if hasattr(self.store, "requests") else self.store.table.requests)
+
+
+def make(welcome: WelcomeGrant | None = None, store_factory: Callable[[], Any] = MemoryStore) -> World:
+    store = store_factory()
     clock = [T0]
     engine = AccountEngine(store, clock=lambda: clock[0] / 1000, welcome=welcome)
     return World(store, clock, engine, Ledger(engine, feature_price={"img": 5}.get), GrantService(engine), [0])
 
 
+class DynamoStores(DynamoLedgerStore, DynamoPurchaseStore):
+    """Both DynamoDB adapters over one table, as deployed."""
+
+
+@pytest.fixture(params=["memory", "dynamodb"])
+def store_factory(request: pytest.FixtureRequest) -> Iterator[Callable[[], Any]]:
+    if request.param == "memory":
+        yield MemoryStore
+        return
+    client = request.getfixturevalue("ddb_client")
+    name = f"rules-{uuid.uuid4().hex[:12]}"
+    create_table(client, name)
+    yield lambda: DynamoStores(Table(name, client=client))
+    client.delete_table(TableName=name)
+
+
 @pytest.fixture
-def w() -> World:
+def w(store_factory: Callable[[], Any]) -> World:
+    return make(store_factory=store_factory)
+
+
+@pytest.fixture
+def mem() -> World:
     return make()
 
 
@@ -333,15 +371,17 @@ def test_capture_or_release_of_an_expired_hold_is_hold_expired(w):
     assert w.ledger.balance("u").available == 100
 
 
-def test_a_thousand_expired_holds_settle_in_a_bounded_number_of_requests(w):
-    """Expired holds are settled in bulk by a watermark (one marker query, one write), never one write per hold."""
+def test_a_thousand_expired_holds_settle_in_a_bounded_number_of_requests(mem):
+    """Expired holds are settled in bulk by a watermark (one marker query, one write), never one write per hold.
+    (On DynamoDB Local: tests/integration/test_request_costs_dynamodb.py.)"""
+    w = mem
     w.grant("u", 100_000)
     for _ in range(1000):
         w.ledger.place_hold("u", 1, ttl_seconds=1)
     w.later(2_000)
-    before = w.store.requests
+    before = w.requests
     w.ledger.consume("u", 100_000)  # needs every expired hold's credit back
-    assert w.store.requests - before <= 6
+    assert w.requests - before <= 6
     b = w.ledger.balance("u")
     assert (b.available, b.held) == (0, 0)
     tidied = w.engine.sweep()  # the sweeper tidies the hold records afterwards, moving no credits
@@ -421,7 +461,8 @@ def test_without_the_setting_reads_write_nothing_for_an_unknown_user(w):
 
 
 # --- migration ------------------------------------------------------------------------------------------------------
-def test_a_balance_written_before_grants_behaves_as_one_never_expiring_paid_grant(w):
+def test_a_balance_written_before_grants_behaves_as_one_never_expiring_paid_grant(mem):
+    w = mem
     w.store.seed_legacy_balance("old", available=120, held=30, updated_at="2026-01-01T00:00:00.000Z")
     legacy_hold = Hold("hold_legacy", "old", 30, "pending", iso_ms(T0 + 60_000), (T0 + 60_000) // 1000,
                        "2026-01-01T00:00:00.000Z")
@@ -435,7 +476,8 @@ def test_a_balance_written_before_grants_behaves_as_one_never_expiring_paid_gran
     assert w.by_id("old", grant.grant_id).remaining == 130
 
 
-def test_a_migrated_debt_stays_debt(w):
+def test_a_migrated_debt_stays_debt(mem):
+    w = mem
     w.store.seed_legacy_balance("owes", available=-40, held=0, updated_at="2026-01-01T00:00:00.000Z")
     assert w.ledger.balance("owes").available == -40
     g = w.grant("owes", 100)

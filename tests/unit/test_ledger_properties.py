@@ -19,9 +19,9 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, initial
 from ledger_model import Model
 
 from credits.adapters.memory import MemoryStore
-from credits.book import LiveGrant
 from credits.engine import AccountEngine
 from credits.errors import GrantNotActive, HoldExpired, HoldNotPending, InsufficientCredits
+from credits.grant_lot import LiveGrant
 from credits.grants import GrantService
 from credits.ids import iso_ms, ms_of, new_id
 from credits.ledger import Ledger

@@ -25,7 +25,8 @@ EVENTS_CALLER = "arn:aws:iam::123456789012:role/billing-worker"  # events/intern
 
 
 class Exploding:
-    """Stands in for the Ledger or the PurchaseService: every call raises, as a bug deep in the domain would."""
+    """Stands in for a domain service (ledger, grants, purchases, settings, usage): every call raises, as a bug deep
+    in the domain would."""
 
     def __getattr__(self, name: str) -> Any:
         def fail(*_: Any, **__: Any) -> Any:
@@ -84,6 +85,11 @@ CRASHING_ROUTES = [
     ("purchase", "purchase/start.json"),
     ("webhook", "webhook/bad_signature.json"),
     ("internal_consume", "internal_consume/ok.json"),
+    ("grants", "grants/active.json"),
+    ("internal_grants", "internal_grants/create.json"),
+    ("settings", "settings/get.json"),
+    ("settings", "settings/put.json"),
+    ("usage", "usage/get.json"),
 ]
 
 
@@ -91,8 +97,8 @@ CRASHING_ROUTES = [
 def test_a_crashing_route_answers_the_500_envelope_and_moves_the_unhandled_errors_metric(
     metrics_on, capsys, function_dir, event_file
 ):
-    services = {"ledger": Exploding(), "purchases": Exploding(),
-                "internal_access": InternalAccess(frozenset({EVENTS_CALLER}))}
+    services = {"ledger": Exploding(), "purchases": Exploding(), "grants": Exploding(), "settings": Exploding(),
+                "usage": Exploding(), "internal_access": InternalAccess(frozenset({EVENTS_CALLER}))}
     with bootstrap.override(**services):
         status, body = call(function_dir, event_file)
     assert (status, body["error"]["code"]) == (500, "internal_error")

@@ -96,7 +96,8 @@ FEATURES = {"features": [{"id": "render", "name": "Render", "credits_per_unit": 
 SETTINGS = {"alerts": {"thresholds": [100, 10]},
             "auto_recharge": {"enabled": False, "threshold": 200, "bundle": "standard", "monthly_limit": 5,
                               "recharges_this_month": 0, "payment_method": {"brand": "visa", "last4": "4242"},
-                              "status": "off"}}
+                              "status": "off",
+                              "last_failure": {"reason": "insufficient_funds", "at": "2026-01-03T04:05:06.000Z"}}}
 USAGE = {"from": "2026-01-01", "to": "2026-01-30", "group_by": "day",
          "items": [{"day": "2026-01-02", "feature": None, "credits": 40, "count": 3}]}
 BUNDLES = {"bundles": [{"id": "standard", "name": "Standard", "credits": 2000, "unit_amount": 1990,

@@ -58,8 +58,8 @@ CASES: list[tuple[str, Callable[[cc.CreditsClient], Any], Any, str, str, dict[st
      "GET", "/credits/usage", {"from": "2026-01-01", "to": "2026-01-30", "group_by": "day"}, None, False,
      lambda r: r.from_ == "2026-01-01" and r.items[0] == cc.UsageItem("2026-01-02", None, 40, 3)),
     ("settings", lambda c: c.settings(), SETTINGS, "GET", "/credits/settings", {}, None, False,
-     lambda r: r.alerts.thresholds == (100, 10) and r.auto_recharge.payment_method == cc.PaymentMethod("visa",
-                                                                                                       "4242")),
+     lambda r: r.alerts.thresholds == (100, 10) and r.auto_recharge.payment_method == cc.PaymentMethod("visa", "4242")
+     and r.auto_recharge.last_failure == cc.RechargeFailure("insufficient_funds", "2026-01-03T04:05:06.000Z")),
     ("update_settings", lambda c: c.update_settings(alert_thresholds=[50], auto_recharge_enabled=True,
                                                     auto_recharge_threshold=100, auto_recharge_monthly_limit=3),
      SETTINGS, "PUT", "/credits/settings", {},

@@ -45,7 +45,9 @@ def _valid_user_id(value: str) -> str:
 
 class ConsumeRequest(_Body):
     amount: int | None = Field(default=None, ge=1, le=MAX_AMOUNT)
-    feature: str | None = Field(default=None, min_length=1, max_length=64)
+    # No length cap of its own: any name the price list lacks is `unknown_feature`, however long (the body limit
+    # bounds it).
+    feature: str | None = Field(default=None, min_length=1)
     quantity: int | None = Field(default=None, ge=1, le=MAX_AMOUNT)
     description: str = Description
     return_balance: bool = False

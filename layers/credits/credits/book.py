@@ -1,4 +1,4 @@
-"""The grant book: a user's live credit lots and the pure rules that move credits between them.
+"""The grant book's rules: how credits move between a user's live lots (``credits.grant_lot``), pure.
 
 No I/O here. The ledger loads an account (the balance counters and the book of live grants), applies the rules below
 to a ``Draft`` and hands the store one ``AccountWrite``. Rules, in the words of docs/ledger.md:
@@ -18,165 +18,23 @@ to a ``Draft`` and hands the store one ``AccountWrite``. Rules, in the words of 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from credits.account import AccountState, DraftResult, HoldMarker
+from credits.grant_lot import NEVER, LiveGrant, spend_order
 from credits.ids import iso_ms, ms_of, new_id
-from credits.models import Entry, Expiring, Grant
+from credits.models import Entry, Expiring
 
-NEVER = 9_999_999_999_999  # "no expiry" in epoch milliseconds (year 2286), so conditions compare numbers only
 # Entries one settlement may add to a write: a transaction holds at most 100 items; each expiry entry may come with
 # its grant's archived record, and the write also touches the balance, the book, a hold, its marker, an idempotency
 # record and purchase records.
 MAX_ENTRIES_PER_WRITE = 40
-
-
-@dataclass
-class LiveGrant:
-    id: str
-    category: str
-    source: str
-    amount: int
-    priority: int
-    expires_ms: int | None
-    created_ms: int
-    description: str = ""
-    reference: str | None = None
-    remaining: int = 0
-    spent: int = 0
-    held: int = 0
-    expired: int = 0
-    voided: int = 0
-    clawed_back: int = 0
-    repaid_debt: int = 0
-    restored: int = 0
-    final: str | None = None  # "expired" or "voided" once that has been applied (both final)
-    expiry_seq: int = 0  # number of expiry entries written for this grant (their ids are derived from it)
-    void_seq: int = 0
-
-    def order_key(self) -> tuple[int, int, int, str]:
-        return (self.priority, self.expires_ms if self.expires_ms is not None else NEVER + 1, self.created_ms, self.id)
-
-    def final_at(self, at_ms: int) -> str | None:
-        """'expired'/'voided' if credits returning at ``at_ms`` must leave instead of coming back; else None."""
-        if self.final is not None:
-            return self.final
-        if self.expires_ms is not None and at_ms >= self.expires_ms:
-            return "expired"
-        return None
-
-    def status_at(self, now_ms: int) -> str:
-        final = self.final_at(now_ms)
-        if final is not None:
-            return final
-        return "active" if self.remaining > 0 or self.held > 0 else "depleted"
-
-    def live(self) -> bool:
-        return self.remaining > 0 or self.held > 0
-
-    def public(self, now_ms: int) -> Grant:
-        return Grant(
-            grant_id=self.id,
-            category=self.category,
-            source=self.source,
-            amount=self.amount,
-            remaining=self.remaining,
-            priority=self.priority,
-            expires_at=iso_ms(self.expires_ms) if self.expires_ms is not None else None,
-            created_at=iso_ms(self.created_ms),
-            status=self.status_at(now_ms),
-            description=self.description,
-            reference=self.reference,
-            spent=self.spent,
-            held=self.held,
-            expired=self.expired,
-            voided=self.voided,
-            clawed_back=self.clawed_back,
-            repaid_debt=self.repaid_debt,
-            restored=self.restored,
-        )
-
-    # Compact keys: the book is one item, billed by its size on every slow-path write.
-    _KEYS = (("id", "i"), ("category", "c"), ("source", "s"), ("amount", "a"), ("priority", "p"),
-             ("expires_ms", "x"), ("created_ms", "t"), ("description", "d"), ("reference", "r"),
-             ("remaining", "rm"), ("spent", "sp"), ("held", "h"), ("expired", "ex"), ("voided", "vo"),
-             ("clawed_back", "cb"), ("repaid_debt", "rd"), ("restored", "rs"), ("final", "f"),
-             ("expiry_seq", "xs"), ("void_seq", "vs"))
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for name, key in self._KEYS:
-            value = getattr(self, name)
-            if value not in (None, 0, "") or name in ("id", "amount", "created_ms"):
-                out[key] = value
-        return out
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> LiveGrant:
-        values = {name: data[key] for name, key in cls._KEYS if key in data}
-        values.setdefault("category", "paid")
-        values.setdefault("source", "grant")
-        values.setdefault("priority", 0)
-        values.setdefault("expires_ms", None)
-        return cls(**values)
-
-
-def dump_book(grants: Iterable[LiveGrant]) -> str:
-    return json.dumps([g.to_json() for g in grants], separators=(",", ":"), ensure_ascii=False)
-
-
-def load_book(raw: str | None) -> list[LiveGrant]:
-    return [LiveGrant.from_json(d) for d in json.loads(raw)] if raw else []
-
-
-@dataclass(frozen=True)
-class HoldMarker:
-    """A pending hold as the settlement sees it (from its marker item)."""
-
-    sort_key: str
-    hold_id: str
-    amount: int
-    expires_ms: int
-    allocation: tuple[tuple[str, int], ...] | None
-
-
-@dataclass(frozen=True)
-class AccountState:
-    """What the store holds for one user: the balance counters and the book of live grants."""
-
-    user_id: str
-    exists: bool = False
-    legacy: bool = False  # a balance written before grants existed (migrated at first touch)
-    available: int = 0
-    held: int = 0
-    unallocated: int = 0
-    version: int = 0
-    seq: int = 0
-    next_expiry_ms: int = NEVER
-    next_hold_ms: int | None = None  # a lower bound of the earliest pending hold's expiry; None = none pending
-    hold_watermark: str = ""  # pending-hold markers with a sort key <= this are settled (their credits returned)
-    updated_at: str | None = None
-    grants: tuple[LiveGrant, ...] = ()
-    migration_grant_id: str | None = None
-
-    @property
-    def debt(self) -> int:
-        return max(0, -self.available)
-
-    def due(self, now_ms: int) -> bool:
-        """Must a write settle time-caused changes (or migrate) before anything else?"""
-        return self.legacy or (self.exists and self.next_expiry_ms <= now_ms)
-
-    def holds_due(self, now_ms: int) -> bool:
-        if self.legacy:
-            return self.held > 0
-        return self.next_hold_ms is not None and self.next_hold_ms <= now_ms
-
-
-def spend_order(grants: Iterable[LiveGrant]) -> list[LiveGrant]:
-    return sorted(grants, key=LiveGrant.order_key)
+# Items of one transaction (DynamoDB's limit is 100) and those a write may need besides entries and grant records:
+# balance, book, a new or resolved hold and its marker, an idempotency record, purchase and recharge records.
+MAX_ITEMS_PER_WRITE = 100
+RESERVED_ITEMS = 12
 
 
 def _stable_entry_id(kind: str, grant_id: str, seq: int) -> str:
@@ -491,10 +349,29 @@ class Draft:
         self.entries.append(entry)
 
     # --- result -------------------------------------------------------------------------------------------------------
+    def _archive_now(self) -> list[LiveGrant]:
+        """Grants with nothing left that leave the book in this write (their final record written with it).
+
+        One fold can use up hundreds of grants, more records than a transaction holds; those over the write's budget
+        stay in the book, where they read exactly as their records would (``depleted``, ``expired``), and a later
+        write archives them. A grant created by this write always has its record written, so it leaves at once.
+        """
+        new = [g for g in self._grants.values() if g.id in self.new_grant_ids]
+        markers = sum(1 for g in new if g.expires_ms is not None and g.live())
+        done = [g for g in self._grants.values() if not g.live()]
+        older = [g for g in done if g.id not in self.new_grant_ids]
+        budget = MAX_ITEMS_PER_WRITE - RESERVED_ITEMS - len(self.entries) - len(new) - markers
+        if len(older) > budget:
+            # Expired and voided first (nothing returns to them but a restore), then the oldest.
+            older.sort(key=lambda g: (g.final is None, g.created_ms, g.id))
+            older = older[:max(budget, 0)]
+        return [g for g in done if g.id in self.new_grant_ids] + older
+
     def finish(self) -> DraftResult:
-        live = [g for g in self.grants() if g.live()]
-        archived = [g for g in self._grants.values() if not g.live()]
-        records = [g for g in self._grants.values() if g.id in self.new_grant_ids or not g.live()]
+        archived = self._archive_now()
+        leaving = {g.id for g in archived}
+        live = [g for g in self.grants() if g.id not in leaving]
+        records = [g for g in self._grants.values() if g.id in leaving or g.id in self.new_grant_ids]
         expiries = [g.expires_ms for g in live if g.final is None and g.remaining > 0 and g.expires_ms is not None]
         if self.held <= 0:
             self.next_hold_ms = None
@@ -520,26 +397,3 @@ class Draft:
             new_expiring=[(g.id, g.expires_ms) for g in self._grants.values()
                           if g.id in self.new_grant_ids and g.expires_ms is not None and g.live()],
         )
-
-
-@dataclass(frozen=True)
-class DraftResult:
-    available_delta: int
-    held_delta: int
-    unallocated_delta: int
-    require_available: int | None
-    next_expiry_ms: int
-    next_hold_ms: int | None
-    hold_watermark: str
-    book: list[LiveGrant]
-    archived: list[str]
-    records: list[LiveGrant]  # grant records to (re)write: new, archived now, or revived
-    entries: list[Entry]
-    steps: list[tuple[str, int]]
-    migration_grant_id: str | None
-    new_expiring: list[tuple[str, int]]
-
-    @property
-    def changes_anything(self) -> bool:
-        return bool(self.available_delta or self.held_delta or self.unallocated_delta or self.entries or self.records
-                    or self.archived)

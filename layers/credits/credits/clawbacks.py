@@ -20,7 +20,7 @@ from credits.observability import count
 from credits.ports import PurchaseChanged, PurchaseClawback
 
 if TYPE_CHECKING:
-    from credits.book import LiveGrant
+    from credits.grant_lot import LiveGrant
     from credits.models import Purchase
     from credits.ports import PaymentGateway
     from credits.purchases import PurchaseService

@@ -46,7 +46,9 @@ def decode_cursor(
         data = json.loads(payload)
     except (ValueError, TypeError) as exc:
         raise invalid from exc
-    if not hmac.compare_digest(mac, _mac(payload)) or not isinstance(data, dict):
+    # compare_digest refuses non-ASCII str (TypeError): compare bytes, so a crafted cursor is a 400, never a 500.
+    if not hmac.compare_digest(mac.encode("utf-8", "surrogatepass"), _mac(payload).encode()) or not isinstance(
+            data, dict):
         raise invalid
     # "u" (the user id itself) is what cursors issued before the keyed hash carry: still honoured.
     same_user = data.get("h") == _user_tag(user_id) if "h" in data else data.get("u") == user_id

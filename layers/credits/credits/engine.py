@@ -16,8 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
-from credits.book import AccountState, Draft, HoldMarker, LiveGrant
+from credits.account import AccountState, HoldMarker
+from credits.book import Draft
 from credits.errors import IdempotencyKeyReused, InvalidRequest, TransientStoreError
+from credits.grant_lot import LiveGrant
 from credits.ids import iso_ms, new_id
 from credits.models import DEFAULT_PRIORITY, MAX_AMOUNT, MAX_IDEMPOTENCY_KEY, Hold
 from credits.ports import (

@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from credits.book import Draft, LiveGrant
+from credits.book import Draft
 from credits.cursor import decode_cursor, encode_cursor
 from credits.engine import AccountEngine, Change, check_amount, idempotency
 from credits.errors import GrantNotActive, InvalidRequest, NotFound, TooManyGrants
+from credits.grant_lot import LiveGrant
 from credits.ids import iso_ms, new_id
 from credits.keys import GRANT_PREFIX, grant_sk
 from credits.models import DEFAULT_PRIORITY, MAX_GRANT_DAYS, Entry, Grant, GrantCreated, GrantPage, GrantVoided
@@ -59,7 +60,7 @@ class GrantService:
         expires_ms = _grant_expiry(now_ms, expires_at, expires_in_days)
 
         def op(draft: Draft) -> Change[str]:
-            if len(draft.grants()) >= self.max_live_grants:
+            if sum(1 for g in draft.grants() if g.live()) >= self.max_live_grants:
                 raise TooManyGrants(f"The user has {self.max_live_grants} grants with credits left; use or void "
                                     "some first (purchases are never refused).")
             grant = LiveGrant(new_id("gr", draft.now_ms / 1000), category, source, amount, priority, expires_ms,

@@ -14,7 +14,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from credits.book import NEVER, Draft
+from credits.book import Draft
 from credits.cursor import decode_cursor, encode_cursor
 from credits.engine import AccountEngine, Change, Idem, check_amount, idempotency
 from credits.errors import (
@@ -26,6 +26,7 @@ from credits.errors import (
     TransientStoreError,
     UnknownFeature,
 )
+from credits.grant_lot import NEVER
 from credits.ids import iso, iso_ms, new_id
 from credits.keys import pending_sk
 from credits.models import (
@@ -281,13 +282,14 @@ class Ledger:
             return Change(entry_id, resolve_hold=resolution, idempotency=idem.write(result) if idem else None)
 
         try:
-            entry_id, _ = self.engine.mutate(user_id, op)
+            entry_id, after = self.engine.mutate(user_id, op)
         except AlreadyApplied as replay:
             return self._resolved_replay(user_id, replay.result)
         if captured:
             count("CreditsConsumed", captured)
-        return HoldResolved(hold.hold_id, status, captured, hold.amount - captured, self._balance_or_none(user_id),
-                            entry_id)
+        # The state this write produced (as a hold's answer does): no read after the transaction.
+        return HoldResolved(hold.hold_id, status, captured, hold.amount - captured,
+                            Balance(user_id, after.available, after.held, None), entry_id)
 
     def _load_hold(self, user_id: str, hold_id: str) -> Hold:
         if not hold_id or len(hold_id) > 64:

@@ -1,9 +1,9 @@
 """Ports: what the domain needs from storage and from the payment provider, as small Protocols.
 
 The ledger talks to ``LedgerStore`` and the purchase service to ``PurchaseStore``; the DynamoDB adapters
-(``credits.adapters.dynamo_*``) and the in-memory one (``credits.adapters.memory``) implement both and pass one contract
-suite (tests/contract). A store enforces every condition listed on its methods inside one atomic write; the domain
-decides amounts, ids and times.
+(``credits.adapters.dynamo_*``) and the in-memory one (``credits.adapters.memory``) implement both and pass one
+contract suite (tests/unit/test_grant_rules.py and test_recharge_store_contract.py run on both). A store enforces
+every condition listed on its methods inside one atomic write; the domain decides amounts, ids and times.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
-    from credits.book import AccountState, DraftResult, HoldMarker, LiveGrant
+    from credits.account import AccountState, DraftResult, HoldMarker
     from credits.catalog import Bundle
+    from credits.grant_lot import LiveGrant
     from credits.models import Entry, Hold, Purchase
 
 
@@ -158,6 +159,11 @@ class RechargeRecord:
     reason: str | None
     created_at: str
     created_ms: int
+    # Fixed when the recharge starts, so a retry charges what the first attempt charged (Stripe refuses an
+    # idempotency key reused with other parameters) and a catalog change cannot alter what was sold.
+    customer_id: str | None = None
+    payment_method: str | None = None
+    expires_after_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -297,6 +303,10 @@ class RechargeStore(Protocol):
         ...
 
     def record(self, user_id: str, recharge_id: str) -> RechargeRecord | None: ...
+
+    def auto_recharge_enabled(self, user_id: str) -> bool:
+        """The user's ``auto_recharge.enabled`` as stored now (a charge not yet made is not made once it is off)."""
+        ...
 
     def set_payment_intent(self, user_id: str, recharge_id: str, payment_intent: str) -> None: ...
 

@@ -16,13 +16,25 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
-from credits.book import LiveGrant
 from credits.catalog import Bundle, Catalog
-from credits.errors import NotFound, PaymentProviderError, TransientStoreError, UnknownBundle, WebhookSignatureInvalid
+from credits.errors import NotFound, PaymentProviderError, TransientStoreError, UnknownBundle
+from credits.grant_lot import LiveGrant
 from credits.ids import iso, new_id
 from credits.models import DEFAULT_PRIORITY, Purchase
 from credits.observability import count
 from credits.ports import PurchaseAlreadyFulfilled, PurchaseFulfil, PurchaseMismatch
+from credits.stripe_events import (
+    CHECKOUT_EVENTS,
+    MAX_STRIPE_ID,
+    PAID,
+    PAYMENT_EVENTS,
+    RECHARGE_EVENTS,
+    _is_ours,
+    _payment_intent_of,
+    _stripe_id,
+    client_reference,
+    verify_stripe_event,
+)
 
 if TYPE_CHECKING:
     from credits.grants import GrantService
@@ -30,28 +42,6 @@ if TYPE_CHECKING:
     from credits.recharge import RechargeService
 
 logger = Logger(service="credits")
-# Exactly the events the service acts on (the webhook endpoint subscribes to these and nothing else).
-CHECKOUT_EVENTS = (
-    "checkout.session.completed",
-    "checkout.session.async_payment_succeeded",
-    "checkout.session.async_payment_failed",
-    "checkout.session.expired",
-)
-PAYMENT_EVENTS = (
-    "charge.refunded",
-    "refund.created",
-    "refund.updated",
-    "refund.failed",
-    "charge.dispute.created",
-    "charge.dispute.updated",
-    "charge.dispute.closed",
-    "charge.dispute.funds_withdrawn",
-    "charge.dispute.funds_reinstated",
-)
-RECHARGE_EVENTS = ("payment_intent.succeeded", "payment_intent.payment_failed")
-HANDLED_EVENTS = (*CHECKOUT_EVENTS, *PAYMENT_EVENTS, *RECHARGE_EVENTS)
-PAID = ("paid", "no_payment_required")
-MAX_CLIENT_REFERENCE = 200  # Stripe's limit on client_reference_id
 
 
 @dataclass(frozen=True)
@@ -59,14 +49,6 @@ class CheckoutStarted:
     session_id: str
     url: str
     replayed: bool = False
-
-
-def client_reference(user_id: str) -> str:
-    """The user as Stripe's ``client_reference_id`` (at most 200 characters): the id itself when it fits, else a
-    digest of it. The user is also in metadata (500 characters) and in our purchase record."""
-    if len(user_id) <= MAX_CLIENT_REFERENCE:
-        return user_id
-    return "sha256_" + hashlib.sha256(user_id.encode()).hexdigest()
 
 
 class PurchaseService:
@@ -180,8 +162,9 @@ class PurchaseService:
         data = event.get("data")
         obj = data.get("object") if isinstance(data, dict) else None
         object_id = obj.get("id") if isinstance(obj, dict) else None
-        log = {"event_id": event.get("id"), "event_type": kind, "object_id": object_id}
-        if not isinstance(kind, str) or not isinstance(obj, dict) or not isinstance(object_id, str):
+        log = {"event_id": event.get("id"), "event_type": kind,
+               "object_id": object_id[:MAX_STRIPE_ID] if isinstance(object_id, str) else None}
+        if not isinstance(kind, str) or not isinstance(obj, dict) or not _stripe_id(object_id):
             outcome = "ignored: malformed"
         elif kind in CHECKOUT_EVENTS:
             outcome = self.session_changed(object_id)
@@ -384,40 +367,3 @@ class PurchaseService:
     def _mark(self, session_id: str, status: str) -> str:
         changed = self.store.set_purchase_status(session_id, status, iso(self.clock()))
         return status if changed else "unchanged"
-
-
-def _is_ours(session: dict[str, Any]) -> bool:
-    """Sessions this service created carry our bundle in metadata; others share the account and are ignored."""
-    meta = session.get("metadata") or {}
-    return isinstance(meta, dict) and bool(meta.get("bundle")) and meta.get("kind", "purchase") == "purchase"
-
-
-def _payment_intent_of(obj: dict[str, Any]) -> str | None:
-    value = obj.get("payment_intent")
-    if isinstance(value, dict):
-        value = value.get("id")
-    return value if isinstance(value, str) and value else None
-
-
-def verify_stripe_event(payload: bytes, signature: str | None, secret: str) -> dict[str, Any]:
-    """Stripe's own signature check (HMAC-SHA256 over ``t.payload``, 300 s tolerance) on the exact raw bytes.
-
-    A signed body that is not JSON is refused (400: only a holder of the secret can sign one, so it is worth an alarm);
-    signed JSON that is not an event object comes back as ``{}`` and is acknowledged and ignored by ``handle_event``.
-    """
-    import json
-
-    import stripe
-
-    if not signature:
-        raise WebhookSignatureInvalid("Missing Stripe-Signature header.")
-    try:
-        text = payload.decode("utf-8")
-        stripe.WebhookSignature.verify_header(text, signature, secret, stripe.Webhook.DEFAULT_TOLERANCE)
-    except (stripe.SignatureVerificationError, UnicodeDecodeError) as exc:
-        raise WebhookSignatureInvalid("Invalid Stripe signature or payload.") from exc
-    try:
-        event = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise WebhookSignatureInvalid("The signed payload is not JSON.") from exc
-    return event if isinstance(event, dict) else {}

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
-from credits.book import LiveGrant
+from credits.grant_lot import LiveGrant
 from credits.ids import iso_ms, new_id
 from credits.models import DEFAULT_PRIORITY, Purchase
 from credits.observability import count
@@ -162,7 +162,8 @@ class RechargeService:
             return None
         recharge_id = "rc_" + hashlib.sha256(f"{user_id}\x00{trigger}".encode()).hexdigest()[:24]
         record = RechargeRecord(user_id, recharge_id, "requested", bundle.id, bundle.credits, bundle.unit_amount,
-                                bundle.currency, None, None, iso_ms(now_ms), now_ms)
+                                bundle.currency, None, None, iso_ms(now_ms), now_ms, customer_id=state.customer_id,
+                                payment_method=state.payment_method, expires_after_days=bundle.expires_after_days)
         started = self.store.start(record, month=month, monthly_limit=settings.monthly_limit,
                                    retry_cutoff_ms=now_ms - self.retry_seconds * 1000)
         if started:
@@ -178,15 +179,23 @@ class RechargeService:
             return "unknown"
         if record.status in ("succeeded", "failed"):
             return record.status
-        state = self.store.state(user_id)
         if record.payment_intent:
             intent = self._gateway().retrieve_payment_intent(record.payment_intent)
-        elif state is None or not state.payment_method or not state.customer_id:
+            return self.outcome(record, intent)
+        if not self.store.auto_recharge_enabled(user_id):
+            # Switched off since it started (or a retry long after): nothing was charged, and nothing will be.
+            return self._failed(record, "auto_recharge_disabled", missing_card=False)
+        # The card the recharge started with (records from before it was stored fall back to the saved one): a
+        # retry must send Stripe the same parameters with the same idempotency key to get the same PaymentIntent.
+        state = self.store.state(user_id)
+        customer = record.customer_id or (state.customer_id if state is not None else None)
+        card = record.payment_method or (state.payment_method if state is not None else None)
+        if not card or not customer:
             return self._failed(record, "payment_method_missing", missing_card=True)
         else:
             intent = self._gateway().charge_off_session(
-                amount=record.amount, currency=record.currency, customer=state.customer_id,
-                payment_method=state.payment_method,
+                amount=record.amount, currency=record.currency, customer=customer,
+                payment_method=card,
                 metadata={"kind": "recharge", "recharge_id": recharge_id, "user_id": user_id,
                           "bundle": record.bundle, "credits": str(record.credits)},
                 description=f"Auto-recharge: {record.credits:,} credits",
@@ -205,6 +214,8 @@ class RechargeService:
         record = self.store.record(user_id, recharge_id)
         if record is None:
             return "ignored: unknown recharge"
+        if record.payment_intent and intent.get("id") != record.payment_intent:
+            return "ignored: not this recharge's payment intent"
         if not record.payment_intent and intent.get("id"):
             self.store.set_payment_intent(user_id, recharge_id, str(intent["id"]))
         return self.outcome(record, intent)
@@ -221,16 +232,21 @@ class RechargeService:
 
     def _succeeded(self, record: RechargeRecord, intent: dict[str, Any]) -> str:
         if intent.get("amount_received") != record.amount or intent.get("currency") != record.currency:
+            # Alarmed (FulfilmentMismatches) for a person to look at; the recharge ends as failed, so auto-recharge
+            # is not blocked behind it and the user hears of it (credits.recharge.failed).
             logger.error("recharge intent does not match its record: not credited",
                          extra={"recharge_id": record.recharge_id, "payment_intent": intent.get("id")})
             count("FulfilmentMismatches")
+            self._failed(record, "amount_mismatch", missing_card=False)
             return "mismatch"
         pi = str(intent["id"])
         now_ms = self._now_ms()
+        days = record.expires_after_days
         purchase = Purchase(pi, record.user_id, record.bundle, record.credits, record.amount, record.currency,
-                            "pending", record.created_at)
-        grant = LiveGrant(new_id("gr", now_ms / 1000), "paid", "purchase", record.credits, DEFAULT_PRIORITY, None,
-                          now_ms, f"Auto-recharge: {record.credits:,} credits", pi)
+                            "pending", record.created_at, expires_after_days=days)
+        expires_ms = now_ms + days * 86_400_000 if days else None
+        grant = LiveGrant(new_id("gr", now_ms / 1000), "paid", "purchase", record.credits, DEFAULT_PRIORITY,
+                          expires_ms, now_ms, f"Auto-recharge: {record.credits:,} credits", pi)
         purchase = Purchase(**{**purchase.__dict__, "grant_id": grant.id})
         try:
             self.grants.fulfil_purchase(PurchaseFulfil(purchase, pi), grant,

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger
 
 from credits.observability import count
-from credits.purchases import CHECKOUT_EVENTS, HANDLED_EVENTS, PAID, PAYMENT_EVENTS, _is_ours, _payment_intent_of
+from credits.stripe_events import CHECKOUT_EVENTS, HANDLED_EVENTS, PAID, PAYMENT_EVENTS, _is_ours, _payment_intent_of
 
 if TYPE_CHECKING:
     from credits.purchases import PurchaseService

@@ -119,7 +119,7 @@ class StripeGateway:
         price_id = self._price_id(bundle)
         # Session metadata does not reach the PaymentIntent/Charge, which refund/dispute events carry.
         metadata = {"user_id": user_id, "bundle": bundle.id, "credits": str(bundle.credits)}
-        from credits.purchases import client_reference
+        from credits.stripe_events import client_reference
 
         params: SessionCreateParams = {
             "mode": "payment",

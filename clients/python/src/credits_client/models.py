@@ -292,6 +292,14 @@ class PaymentMethod:
 
 
 @dataclass(frozen=True, slots=True)
+class RechargeFailure:
+    """The last failed auto-recharge: Stripe's ``decline_code`` (else its error ``code``) and when it failed."""
+
+    reason: str
+    at: str
+
+
+@dataclass(frozen=True, slots=True)
 class AlertSettings:
     thresholds: tuple[int, ...]
 
@@ -305,6 +313,7 @@ class AutoRecharge:
     recharges_this_month: int
     payment_method: PaymentMethod | None
     status: str
+    last_failure: RechargeFailure | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,12 +324,13 @@ class Settings:
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Settings:
         a, r = d["alerts"], d["auto_recharge"]
-        pm = r.get("payment_method")
+        pm, failure = r.get("payment_method"), r.get("last_failure")
         return cls(
             AlertSettings(tuple(a["thresholds"])),
             AutoRecharge(r["enabled"], r["threshold"], r["bundle"], r["monthly_limit"],
                          r.get("recharges_this_month", 0),
-                         PaymentMethod(pm["brand"], pm["last4"]) if isinstance(pm, dict) else None, r["status"]),
+                         PaymentMethod(pm["brand"], pm["last4"]) if isinstance(pm, dict) else None, r["status"],
+                         RechargeFailure(failure["reason"], failure["at"]) if isinstance(failure, dict) else None),
         )
 
 

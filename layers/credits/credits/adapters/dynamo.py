@@ -26,7 +26,9 @@ MAX_CONFLICT_ATTEMPTS = 6
 # --- named conditions shared by both adapters ---------------------------------------------------------------------
 ITEM_NOT_EXISTS = "attribute_not_exists(PK)"
 # An idempotency record older than 7 days counts as absent even before TTL deletes it (TTL may lag by days).
-IDEMPOTENCY_KEY_FREE = "attribute_not_exists(PK) OR expires_at_ttl < :now_s"
+# ``expires_ms`` is exact (a key is new again 7 days after to the millisecond, as the memory store has it); records
+# written before it existed carry only the TTL's seconds.
+IDEMPOTENCY_KEY_FREE = "attribute_not_exists(PK) OR expires_ms <= :now_ms OR expires_at_ttl < :now_s"
 
 _ser = TypeSerializer()
 _deser = TypeDeserializer()

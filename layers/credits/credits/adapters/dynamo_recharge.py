@@ -129,6 +129,11 @@ class DynamoRechargeStore:
                                ConsistentRead=True)
         return _record(plain(resp["Item"])) if "Item" in resp else None
 
+    def auto_recharge_enabled(self, user_id: str) -> bool:
+        resp = self.table.read("get_item", Key=item({"PK": user_pk(user_id), "SK": SETTINGS_SK}),
+                               ProjectionExpression="recharge_enabled", ConsistentRead=True)
+        return bool(plain(resp["Item"]).get("recharge_enabled")) if "Item" in resp else False
+
     def set_payment_intent(self, user_id: str, recharge_id: str, payment_intent: str) -> None:
         self.table.write("update_item", Key=item({"PK": user_pk(user_id), "SK": record_sk(recharge_id)}),
                          UpdateExpression="SET payment_intent = :pi", ConditionExpression="attribute_exists(PK)",
@@ -172,13 +177,16 @@ class DynamoRechargeStore:
 
 
 def _record_item(record: RechargeRecord) -> dict[str, Any]:
-    return {
+    row: dict[str, Any] = {
         "PK": user_pk(record.user_id), "SK": record_sk(record.recharge_id), "user_id": record.user_id,
         "recharge_id": record.recharge_id, "status": record.status, "bundle": record.bundle,
         "credits": record.credits, "amount": record.amount, "currency": record.currency,
         "created_at": record.created_at, "created_ms": record.created_ms,
         "GSI1PK": in_flight_pk(record.recharge_id), "GSI1SK": f"{record.created_ms:015d}",
     }
+    optional = {"customer_id": record.customer_id, "pm_id": record.payment_method,
+                "expires_after_days": record.expires_after_days}
+    return row | {k: v for k, v in optional.items() if v is not None}
 
 
 def _record(row: Mapping[str, Any]) -> RechargeRecord:
@@ -186,7 +194,8 @@ def _record(row: Mapping[str, Any]) -> RechargeRecord:
         user_id=row["user_id"], recharge_id=row["recharge_id"], status=row["status"], bundle=row["bundle"],
         credits=int(row["credits"]), amount=int(row["amount"]), currency=row["currency"],
         payment_intent=row.get("payment_intent"), reason=row.get("reason"), created_at=row["created_at"],
-        created_ms=int(row["created_ms"]),
+        created_ms=int(row["created_ms"]), customer_id=row.get("customer_id"), payment_method=row.get("pm_id"),
+        expires_after_days=int(row["expires_after_days"]) if row.get("expires_after_days") is not None else None,
     )
 
 

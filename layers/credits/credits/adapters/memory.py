@@ -1,8 +1,9 @@
-"""In-memory ``LedgerStore`` and ``PurchaseStore``: the same conditions as the DynamoDB adapter, in one process.
+"""In-memory ``LedgerStore``, and ``MemoryStore``, every in-memory store in one object (purchases: ``memory_purchases``;
+recharges: ``memory_recharge``): the same conditions as the DynamoDB adapters, in one process.
 
 Every write takes one lock, checks every condition first and then applies everything, so it is atomic like a
-``TransactWriteItems``. The contract suite (tests/contract) runs the same cases against this store and DynamoDB Local;
-the domain's rule tests and the stateful property test run here, without an engine.
+``TransactWriteItems``. The contract suite (tests/unit/test_grant_rules.py, test_recharge_store_contract.py) and the
+stateful property test run the same cases against this store and DynamoDB Local.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from copy import deepcopy
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from credits.account import AccountState, HoldMarker
+from credits.adapters.memory_purchases import MemoryPurchaseStore
 from credits.adapters.memory_recharge import MemoryRechargeStore
-from credits.book import NEVER, AccountState, HoldMarker, LiveGrant
 from credits.errors import HoldExpired, HoldNotPending, IdempotencyKeyReused, NotFound
+from credits.grant_lot import NEVER, LiveGrant
 from credits.ids import entry_sort_id
 from credits.keys import (
     entry_sk,
@@ -24,17 +27,13 @@ from credits.keys import (
     pending_sk,
     pending_upper,
 )
-from credits.models import Entry, Hold, Purchase
+from credits.models import Entry, Hold
 from credits.ports import (
     AccountWrite,
     AlreadyApplied,
     IdempotencyRecord,
     IdempotencyWrite,
     PurchaseAlreadyFulfilled,
-    PurchaseChanged,
-    PurchaseClawback,
-    PurchaseFulfil,
-    PurchaseMismatch,
     SpendRefused,
     SpendWrite,
     StaleAccount,
@@ -71,16 +70,14 @@ class _User:
     idempotency: dict[tuple[str, str], tuple[IdempotencyRecord, int]] = field(default_factory=dict)
 
 
-class MemoryStore(MemoryRechargeStore):
+class MemoryStore(MemoryPurchaseStore, MemoryRechargeStore):
     """Every store in one object (they share nothing but the lock, as the DynamoDB adapters share a table)."""
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._recharge_init()
         self._users: dict[str, _User] = {}
-        self._purchases: dict[str, Purchase] = {}
-        self._payments: dict[str, str] = {}
-        self._checkpoints: dict[str, int] = {}
+        self._purchases_init()
         self.refusals: dict[str, int] = {}  # 402s recorded for auto-recharge
         self.requests = 0  # every call, as the DynamoDB adapter counts requests (tests use it for cost checks)
 
@@ -308,20 +305,6 @@ class MemoryStore(MemoryRechargeStore):
         if live == (resolution.status == "expired"):
             raise HoldExpired(f"Hold {hold.hold_id} expired at {hold.expires_at}.")
 
-    def _check_purchase(self, write: AccountWrite) -> None:
-        p = write.purchase
-        if isinstance(p, PurchaseFulfil):
-            current = self._purchases.get(p.purchase.session_id)
-            if current is not None and current.fulfilled_at:
-                raise PurchaseAlreadyFulfilled(p.purchase.session_id)
-            if current is not None and current.user_id and (
-                    current.user_id != p.purchase.user_id or current.bundle != p.purchase.bundle):
-                raise PurchaseMismatch(p.purchase.session_id)
-        elif isinstance(p, PurchaseClawback):
-            current = self._purchases.get(p.session_id)
-            if current is None or not current.fulfilled_at or current.credits_clawed_back != p.expect_taken:
-                raise PurchaseChanged(p.session_id)
-
     def _apply(self, user: _User, write: AccountWrite) -> None:
         r = write.result
         account = user.account if write.mode != "create" and user.account is not None else _Account()
@@ -360,61 +343,3 @@ class MemoryStore(MemoryRechargeStore):
         self._apply_purchase(write)
         if write.recharge is not None:
             self._recharge_settle(write.recharge)
-
-    def _apply_purchase(self, write: AccountWrite) -> None:
-        p = write.purchase
-        if isinstance(p, PurchaseFulfil):
-            current = self._purchases.get(p.purchase.session_id)
-            merged = replace(p.purchase, status="fulfilled", fulfilled_at=write.updated_at,
-                             payment_intent=p.payment_intent or p.purchase.payment_intent,
-                             created_at=current.created_at if current else p.purchase.created_at,
-                             refunded_amount=current.refunded_amount if current else 0,
-                             credits_clawed_back=current.credits_clawed_back if current else 0)
-            self._purchases[merged.session_id] = merged
-            if p.payment_intent:
-                self._payments[p.payment_intent] = merged.session_id
-        elif isinstance(p, PurchaseClawback):
-            current = self._purchases[p.session_id]
-            self._purchases[p.session_id] = replace(current, credits_clawed_back=p.taken, status=p.status,
-                                                    refunded_amount=p.refunded_amount)
-
-    # --- purchases ----------------------------------------------------------------------------------------------
-    def put_purchase(self, purchase: Purchase) -> None:
-        with self._lock:
-            self.requests += 1
-            self._purchases.setdefault(purchase.session_id, replace(purchase, status="pending"))
-
-    def get_purchase(self, session_id: str) -> Purchase | None:
-        with self._lock:
-            self.requests += 1
-            return self._purchases.get(session_id)
-
-    def find_purchase_by_payment(self, payment_intent: str) -> Purchase | None:
-        with self._lock:
-            self.requests += 1
-            session = self._payments.get(payment_intent)
-            return self._purchases.get(session) if session else None
-
-    def mark_mismatch(self, session_id: str, reason: str, now_iso: str) -> None:
-        with self._lock:
-            self.requests += 1
-            current = self._purchases.get(session_id)
-            if current is not None and not current.fulfilled_at:
-                self._purchases[session_id] = replace(current, mismatch=reason[:500])
-
-    def set_purchase_status(self, session_id: str, status: str, now_iso: str) -> bool:
-        with self._lock:
-            self.requests += 1
-            current = self._purchases.get(session_id)
-            if current is None or current.fulfilled_at:
-                return False
-            self._purchases[session_id] = replace(current, status=status)
-            return True
-
-    def get_checkpoint(self, name: str) -> int | None:
-        with self._lock:
-            return self._checkpoints.get(name)
-
-    def put_checkpoint(self, name: str, value: int) -> None:
-        with self._lock:
-            self._checkpoints[name] = value

@@ -79,6 +79,11 @@ class MemoryRechargeStore:
             self.requests += 1
             return self._recharge_records.get((user_id, recharge_id))
 
+    def auto_recharge_enabled(self, user_id: str) -> bool:
+        with self._lock:
+            self.requests += 1
+            return bool(self._settings_enabled.get(user_id))
+
     def set_payment_intent(self, user_id: str, recharge_id: str, payment_intent: str) -> None:
         with self._lock:
             self.requests += 1
@@ -94,9 +99,9 @@ class MemoryRechargeStore:
             state = self._recharge_states.get(user_id)
             if record is None or record.status != "requested" or state is None or state.in_flight != recharge_id:
                 return False
-            self._recharge_records[key] = replace(record, status="failed", reason=reason)
+            self._recharge_records[key] = replace(record, status="failed", reason=reason[:100])
             self._update_state(user_id, in_flight=None, failures=state.failures + 1, last_failure_ms=now_ms,
-                               last_failure_reason=reason,
+                               last_failure_reason=reason[:100],
                                needs_payment_method=state.needs_payment_method or missing_card)
             return True
 

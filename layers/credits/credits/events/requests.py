@@ -17,7 +17,7 @@ from credits.models import MAX_AMOUNT
 Threshold = Annotated[int, Field(ge=0, le=MAX_THRESHOLD)]
 
 
-READ_ONLY = {"recharges_this_month", "payment_method", "status"}
+READ_ONLY = {"recharges_this_month", "payment_method", "status", "last_failure"}
 
 
 class _Body(BaseModel):
@@ -46,6 +46,7 @@ class AutoRechargePatch(_Body):
     recharges_this_month: Any = None
     payment_method: Any = None
     status: Any = None
+    last_failure: Any = None
 
 
 class SettingsPatch(_Body):

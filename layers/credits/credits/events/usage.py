@@ -50,7 +50,12 @@ class UsageService:
         if group not in GROUP_BY:
             raise InvalidRequest("group_by: must be day or feature.")
         last = _parse_day(to_day, "to") if to_day is not None else datetime.fromtimestamp(self.clock(), UTC).date()
-        first = _parse_day(from_day, "from") if from_day is not None else last - timedelta(days=DEFAULT_RANGE_DAYS - 1)
+        if from_day is not None:
+            first = _parse_day(from_day, "from")
+        elif last.toordinal() > DEFAULT_RANGE_DAYS:
+            first = last - timedelta(days=DEFAULT_RANGE_DAYS - 1)
+        else:  # the default range would start before year 1
+            raise InvalidRequest("to: without from, must be later than 0001-01-30.")
         if first > last:
             raise InvalidRequest("from: must not be after to.")
         if (last - first).days + 1 > MAX_RANGE_DAYS:

@@ -149,15 +149,16 @@ class HotUser:
 
     def ours_entries(self, user: str) -> int:
         """Ledger entries of ``user`` (a COUNT Query over ENTRY#, paged)."""
-        from credits.keys import ENTRY_PREFIX, user_pk
+        from credits.keys import ENTRY_RANGE, user_pk
 
         n, start = 0, None
         while True:
             kwargs: dict[str, Any] = {"ExclusiveStartKey": start} if start else {}
             resp = self.client.query(
                 TableName=self.s.table_name, Select="COUNT", ConsistentRead=True,
-                KeyConditionExpression="PK = :pk AND begins_with(SK, :p)",
-                ExpressionAttributeValues={":pk": {"S": user_pk(user)}, ":p": {"S": ENTRY_PREFIX}}, **kwargs)
+                KeyConditionExpression="PK = :pk AND SK BETWEEN :lo AND :hi",
+                ExpressionAttributeValues={":pk": {"S": user_pk(user)}, ":lo": {"S": ENTRY_RANGE[0]},
+                                           ":hi": {"S": ENTRY_RANGE[1]}}, **kwargs)
             n += int(resp["Count"])
             start = resp.get("LastEvaluatedKey")
             if not start:

@@ -278,14 +278,22 @@ def history_pages(ledger: Any, small: str, big: str, *, big_entries: int, reps: 
 def raw_queries(table: Any, small: str, big: str, *, big_entries: int, reps: int) -> dict[str, Any]:
     """The two Queries a first history page makes, sent bare (no product code), and each user's partition size:
     what DynamoDB Local charges for them at 10 and at ``big_entries`` entries."""
-    from credits.keys import ACCOUNT_PREFIX, ENTRY_PREFIX, user_pk
+    from credits.keys import ACCOUNT_RANGE, ENTRY_PREFIX, ENTRY_RANGE, user_pk
 
-    def query(user: str, prefix: str, forward: bool, limit: int | None = None) -> float:
+    def query(user: str, bounds: tuple[str, str], forward: bool, limit: int | None = None) -> float:
         kwargs: dict[str, Any] = {"Limit": limit} if limit else {}
+        t0 = time.perf_counter()
+        table.client.query(TableName=table.name, KeyConditionExpression="PK = :pk AND SK BETWEEN :lo AND :hi",
+                           ExpressionAttributeValues={":pk": {"S": user_pk(user)}, ":lo": {"S": bounds[0]},
+                                                      ":hi": {"S": bounds[1]}},
+                           ScanIndexForward=forward, ConsistentRead=True, **kwargs)
+        return (time.perf_counter() - t0) * 1000
+
+    def query_begins_with(user: str, prefix: str, limit: int) -> float:
         t0 = time.perf_counter()
         table.client.query(TableName=table.name, KeyConditionExpression="PK = :pk AND begins_with(SK, :p)",
                            ExpressionAttributeValues={":pk": {"S": user_pk(user)}, ":p": {"S": prefix}},
-                           ScanIndexForward=forward, ConsistentRead=True, **kwargs)
+                           ScanIndexForward=False, ConsistentRead=True, Limit=limit)
         return (time.perf_counter() - t0) * 1000
 
     def partition_items(user: str) -> int:
@@ -300,8 +308,11 @@ def raw_queries(table: Any, small: str, big: str, *, big_entries: int, reps: int
                 return n
 
     cases: dict[str, Callable[[str], float]] = {
-        "account (begins_with BALANCE)": lambda u: query(u, ACCOUNT_PREFIX, True),
-        "entries (begins_with ENTRY#, newest first, limit 26)": lambda u: query(u, ENTRY_PREFIX, False, 26),
+        # the two the ledger sends (first), then the entries' Query as begins_with, which the ledger avoids
+        "account (SK BETWEEN BALANCE AND BALANCE#GRANTS)": lambda u: query(u, ACCOUNT_RANGE, True),
+        "entries (SK BETWEEN ENTRY# AND ENTRY$, newest first, limit 26)": lambda u: query(u, ENTRY_RANGE, False, 26),
+        "entries written as begins_with(SK, ENTRY#), not sent by the ledger": lambda u: query_begins_with(
+            u, ENTRY_PREFIX, 26),
     }
     samples: dict[str, dict[str, list[float]]] = {c: {"10": [], str(big_entries): []} for c in cases}
     for i in range(reps):

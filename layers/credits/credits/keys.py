@@ -19,13 +19,33 @@ import zlib
 
 BALANCE_SK = "BALANCE"
 BOOK_SK = "BALANCE#GRANTS"
-ACCOUNT_PREFIX = "BALANCE"  # begins_with: the balance and its book, nothing else
 ENTRY_PREFIX = "ENTRY#"
 GRANT_PREFIX = "GRANT#"
 PENDING_PREFIX = "PENDING#"
 GRANT_EXPIRY_PREFIX = "GEXP#"
 GSI1 = "GSI1"
 SWEEP_SHARDS = 8
+
+
+# Key conditions are written as ranges, never begins_with. On DynamoDB both are key conditions of equal cost, but
+# DynamoDB Local evaluates begins_with by reading the user's whole partition (measured: the two-item account read
+# took 2.3x longer on a partition of 20,000 items than on one of 20; as a range it took the same), which would let
+# the local stack and the benchmarks show a cost that production does not have.
+ACCOUNT_RANGE = (BALANCE_SK, BOOK_SK)  # the balance and its book, and nothing sorts between them
+
+
+def prefix_range(prefix: str) -> tuple[str, str]:
+    """Inclusive ``SK BETWEEN`` bounds equal to ``begins_with(SK, prefix)`` for the keys of this table.
+
+    The upper bound is the prefix with its last character incremented ("ENTRY#" -> "ENTRY$"): every key with the
+    prefix sorts below it and every other key above it, except one equal to that bound, which no key builder here
+    makes (each prefix ends in "#" and is followed by an id).
+    """
+    return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+ENTRY_RANGE = prefix_range(ENTRY_PREFIX)
+GRANT_RANGE = prefix_range(GRANT_PREFIX)
 
 
 def user_pk(user_id: str) -> str:

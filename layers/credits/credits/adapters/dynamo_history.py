@@ -10,7 +10,7 @@ from typing import Any
 from credits.adapters.dynamo import Table, item, plain
 from credits.grant_lot import LiveGrant
 from credits.ids import entry_sort_id
-from credits.keys import ENTRY_PREFIX, GRANT_PREFIX, GSI1, entry_sk, grant_sk, type_pk, user_pk
+from credits.keys import ENTRY_RANGE, GRANT_RANGE, GSI1, entry_sk, grant_sk, type_pk, user_pk
 from credits.models import Entry
 
 
@@ -32,8 +32,9 @@ class DynamoHistory:
                                                     "GSI1PK": type_pk(user_id, entry_type), "GSI1SK": after_sort_key})
         else:
             kwargs = {
-                "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
-                "ExpressionAttributeValues": item({":pk": user_pk(user_id), ":prefix": ENTRY_PREFIX}),
+                "KeyConditionExpression": "PK = :pk AND SK BETWEEN :lo AND :hi",
+                "ExpressionAttributeValues": item({":pk": user_pk(user_id), ":lo": ENTRY_RANGE[0],
+                                                ":hi": ENTRY_RANGE[1]}),
             }
             if after_sort_key:
                 kwargs["ExclusiveStartKey"] = item({"PK": user_pk(user_id), "SK": after_sort_key})
@@ -53,8 +54,9 @@ class DynamoHistory:
         self, user_id: str, limit: int, after_sort_key: str | None
     ) -> tuple[list[LiveGrant], str | None]:
         kwargs: dict[str, Any] = {
-            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
-            "ExpressionAttributeValues": item({":pk": user_pk(user_id), ":prefix": GRANT_PREFIX}),
+            "KeyConditionExpression": "PK = :pk AND SK BETWEEN :lo AND :hi",
+            "ExpressionAttributeValues": item({":pk": user_pk(user_id), ":lo": GRANT_RANGE[0],
+                                               ":hi": GRANT_RANGE[1]}),
         }
         if after_sort_key:
             kwargs["ExclusiveStartKey"] = item({"PK": user_pk(user_id), "SK": after_sort_key})

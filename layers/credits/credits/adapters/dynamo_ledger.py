@@ -29,7 +29,7 @@ from credits.adapters.dynamo_recharge import settle_items
 from credits.adapters.dynamo_sweeps import DynamoSweeps
 from credits.errors import HoldExpired, HoldNotPending, IdempotencyKeyReused
 from credits.grant_lot import NEVER, load_book
-from credits.keys import ACCOUNT_PREFIX, BALANCE_SK, BOOK_SK, idem_sk, user_pk
+from credits.keys import ACCOUNT_RANGE, BALANCE_SK, BOOK_SK, idem_sk, user_pk
 from credits.ports import (
     AccountWrite,
     AlreadyApplied,
@@ -76,8 +76,9 @@ class DynamoLedgerStore(DynamoHolds, DynamoHistory, DynamoSweeps):
         for _ in range(5):
             resp = self.table.read(
                 "query",
-                KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
-                ExpressionAttributeValues=item({":pk": user_pk(user_id), ":prefix": ACCOUNT_PREFIX}),
+                KeyConditionExpression="PK = :pk AND SK BETWEEN :lo AND :hi",
+                ExpressionAttributeValues=item({":pk": user_pk(user_id), ":lo": ACCOUNT_RANGE[0],
+                                                ":hi": ACCOUNT_RANGE[1]}),
                 ConsistentRead=True,
             )
             rows = {r["SK"]: r for r in map(plain, resp.get("Items", []))}

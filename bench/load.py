@@ -276,25 +276,35 @@ def history_pages(ledger: Any, small: str, big: str, *, big_entries: int, reps: 
 
 
 def raw_queries(table: Any, small: str, big: str, *, big_entries: int, reps: int) -> dict[str, Any]:
-    """The two Queries a first history page makes, sent bare (no product code), and each user's partition size:
-    what DynamoDB Local charges for them at 10 and at ``big_entries`` entries."""
+    """The two Queries a first history page makes, sent bare (no product code) with the ledger's parameters, the
+    entries' Query once more as ``begins_with`` (which the ledger does not send), and each user's partition size:
+    what DynamoDB Local charges for them at 10 and at ``big_entries`` entries. Each case records the items it
+    returned and whether the ledger sends it, so the report never has to guess which case is which."""
     from credits.keys import ACCOUNT_RANGE, ENTRY_PREFIX, ENTRY_RANGE, user_pk
 
-    def query(user: str, bounds: tuple[str, str], forward: bool, limit: int | None = None) -> float:
-        kwargs: dict[str, Any] = {"Limit": limit} if limit else {}
-        t0 = time.perf_counter()
-        table.client.query(TableName=table.name, KeyConditionExpression="PK = :pk AND SK BETWEEN :lo AND :hi",
-                           ExpressionAttributeValues={":pk": {"S": user_pk(user)}, ":lo": {"S": bounds[0]},
-                                                      ":hi": {"S": bounds[1]}},
-                           ScanIndexForward=forward, ConsistentRead=True, **kwargs)
-        return (time.perf_counter() - t0) * 1000
+    returned: dict[str, dict[str, int]] = {}
 
-    def query_begins_with(user: str, prefix: str, limit: int) -> float:
+    def timed(case: str, label: str, **kwargs: Any) -> float:
         t0 = time.perf_counter()
-        table.client.query(TableName=table.name, KeyConditionExpression="PK = :pk AND begins_with(SK, :p)",
-                           ExpressionAttributeValues={":pk": {"S": user_pk(user)}, ":p": {"S": prefix}},
-                           ScanIndexForward=False, ConsistentRead=True, Limit=limit)
-        return (time.perf_counter() - t0) * 1000
+        resp = table.client.query(TableName=table.name, **kwargs)
+        ms = (time.perf_counter() - t0) * 1000
+        returned.setdefault(case, {})[label] = len(resp.get("Items", []))
+        return ms
+
+    def account(case: str, label: str, user: str) -> float:  # DynamoLedgerStore.load_account
+        return timed(case, label, KeyConditionExpression="PK = :pk AND SK BETWEEN :lo AND :hi",
+                     ExpressionAttributeValues={":pk": {"S": user_pk(user)}, ":lo": {"S": ACCOUNT_RANGE[0]},
+                                                ":hi": {"S": ACCOUNT_RANGE[1]}}, ConsistentRead=True)
+
+    def entries(case: str, label: str, user: str) -> float:  # DynamoHistory.query_entries, limit 25
+        return timed(case, label, KeyConditionExpression="PK = :pk AND SK BETWEEN :lo AND :hi",
+                     ExpressionAttributeValues={":pk": {"S": user_pk(user)}, ":lo": {"S": ENTRY_RANGE[0]},
+                                                ":hi": {"S": ENTRY_RANGE[1]}}, ScanIndexForward=False, Limit=26)
+
+    def entries_begins_with(case: str, label: str, user: str) -> float:
+        return timed(case, label, KeyConditionExpression="PK = :pk AND begins_with(SK, :p)",
+                     ExpressionAttributeValues={":pk": {"S": user_pk(user)}, ":p": {"S": ENTRY_PREFIX}},
+                     ScanIndexForward=False, Limit=26)
 
     def partition_items(user: str) -> int:
         n, start = 0, None
@@ -307,24 +317,23 @@ def raw_queries(table: Any, small: str, big: str, *, big_entries: int, reps: int
             if not start:
                 return n
 
-    cases: dict[str, Callable[[str], float]] = {
-        # the two the ledger sends (first), then the entries' Query as begins_with, which the ledger avoids
-        "account (SK BETWEEN BALANCE AND BALANCE#GRANTS)": lambda u: query(u, ACCOUNT_RANGE, True),
-        "entries (SK BETWEEN ENTRY# AND ENTRY$, newest first, limit 26)": lambda u: query(u, ENTRY_RANGE, False, 26),
-        "entries written as begins_with(SK, ENTRY#), not sent by the ledger": lambda u: query_begins_with(
-            u, ENTRY_PREFIX, 26),
+    cases: dict[str, tuple[Callable[[str, str, str], float], bool]] = {  # case -> (query, sent by the ledger)
+        "account (SK BETWEEN BALANCE AND BALANCE#GRANTS)": (account, True),
+        "entries (SK BETWEEN ENTRY# AND ENTRY$, newest first, limit 26)": (entries, True),
+        "entries written as begins_with(SK, ENTRY#), not sent by the ledger": (entries_begins_with, False),
     }
     samples: dict[str, dict[str, list[float]]] = {c: {"10": [], str(big_entries): []} for c in cases}
     for i in range(reps):
-        for case, fn in cases.items():
+        for case, (fn, _sent) in cases.items():
             for label, user in (("10", small), (str(big_entries), big))[:: 1 if i % 2 == 0 else -1]:
-                samples[case][label].append(fn(user))
+                samples[case][label].append(fn(case, label, user))
     out: dict[str, Any] = {"partition_items": {"10": partition_items(small), str(big_entries): partition_items(big)},
                            "cases": {}}
     for case in cases:
         s10, sbig = spread(samples[case]["10"], 2), spread(samples[case][str(big_entries)], 2)
         out["cases"][case] = {"at_10": s10, f"at_{big_entries}": sbig,
-                              "ratio": round(sbig["median"] / s10["median"], 2)}
+                              "ratio": round(sbig["median"] / s10["median"], 2),
+                              "items_returned": returned[case], "sent_by_ledger": cases[case][1]}
     return out
 
 

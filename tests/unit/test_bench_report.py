@@ -117,3 +117,44 @@ def test_the_report_shows_the_before_column_next_to_this_run():
     row = next(line for line in md.splitlines() if line.startswith("| ours |"))
     assert "224/s" in row and "300/s" in row and "0.48×" in row and "0.75×" in row
     assert "different runs" in md and "0131f7f" in md
+
+
+def history(account_ratio: float, entries_ratio: float) -> dict[str, Any]:
+    def case(ratio: float, small: int, big: int, sent: bool) -> dict[str, Any]:
+        return {"at_10": spread(4.0), "at_10000": spread(4.0 * ratio), "ratio": ratio,
+                "items_returned": {"10": small, "10000": big}, "sent_by_ledger": sent}
+
+    return {"big_entries": 10_000, "seed_seconds": 30.0, "seed_rate_per_s": 300.0, "reps": 30,
+            "cases": {"first page, limit 25 (default)": case(1.5, 11, 25, True),
+                      "first page, limit 10": case(1.0, 10, 10, True)},
+            "cursor_page_limit_5": {"page_2_at_10": spread(4.0), "at_depth": {}, "ratio_at_depth": {}},
+            "raw_queries": {"partition_items": {"10": 36, "10000": 20_096}, "cases": {
+                # listed out of order on purpose: the report must pick the ledger's Queries by their flag
+                "entries written as begins_with": case(2.5, 11, 26, False),
+                "account": case(account_ratio, 2, 2, True),
+                "entries": case(entries_ratio, 11, 26, True)}}}
+
+
+def analysis(r: dict[str, Any]) -> str:
+    r["targets"] = report.targets(r)
+    md = report.markdown(r)
+    return next(line for line in md.splitlines() if line.startswith("**history:**"))
+
+
+def test_a_history_miss_blames_the_local_engine_only_when_the_same_items_take_longer():
+    text = analysis(results(history=history(account_ratio=1.6, entries_ratio=1.1)))
+    assert "returns the same 2 items for both users" in text and "local engine" in text
+    assert "2.50× on the big partition" in text  # the begins_with case, named as such
+    assert "begins_with" not in by_target(results(history=history(1.6, 1.1)))[
+        "history first page, limit 25 (default) at 10,000 entries ≤ 1.2× at 10"]["why"]
+
+
+def test_a_history_miss_from_a_bigger_page_says_so_instead_of_blaming_the_engine():
+    text = analysis(results(history=history(account_ratio=1.0, entries_ratio=1.3)))
+    assert "returns 26 items for the big user against 11" in text and "local engine" not in text
+
+
+def test_the_history_section_states_the_small_users_page_from_the_data():
+    r = results(history=history(1.0, 1.0))
+    r["targets"] = report.targets(r)
+    assert "The small user's whole history is 11 items" in report.markdown(r)

@@ -85,7 +85,7 @@ def _header(r: dict[str, Any]) -> list[str]:
         + (" with uncommitted changes to product code" if m.get("product_code_modified_in_worktree") else "")
         + (f" — **HEAD moved to {m['git_head_end']} during the run**: figures may mix both versions; rerun"
            if changed else ""),
-        f"- **Load average** (1/5/15 min) at start {la0}, at end {la1} (the end's is the bench's own load)"
+        f"- **Load average** (1/5/15 min) at start {la0}, at end {la1} (the end's includes the bench's own threads)"
         + (f" — **the machine was shared and busy** (load above its {m['cpu_count']} cores: other processes "
            "were running). Absolute throughputs and latencies are therefore low and noisy; the comparisons "
            "(ours vs naive vs ceiling, 10 vs 10,000 entries, client vs raw HTTP, handler vs floor) are interleaved "

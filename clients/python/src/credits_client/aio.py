@@ -12,10 +12,11 @@ from typing import Any
 import httpx
 
 from credits_client import _calls as calls
+from credits_client._hold import HoldBase
 from credits_client._http import AsyncEngine, TokenSource
 from credits_client._retry import RetryPolicy
 from credits_client.client import DEFAULT_PRICE_CACHE_SECONDS
-from credits_client.errors import CreditsError, HoldExpired, HoldNotPending
+from credits_client.errors import CreditsError
 from credits_client.models import (
     Balance,
     Bundle,
@@ -189,42 +190,23 @@ class _HoldOpener:
             await self._hold.__aexit__(exc_type, exc, tb)
 
 
-class AsyncHold:
+class AsyncHold(HoldBase):
     """The async ``Hold``: ``await h.capture(n)`` / ``await h.release()``; same exit rules."""
 
     def __init__(self, client: AsyncCreditsClient, placed: HoldPlaced) -> None:
+        super().__init__(placed)
         self._client = client
-        self.hold_id = placed.hold_id
-        self.amount = placed.amount
-        self.expires_at = placed.expires_at
-        self.status = placed.status
-        self.available = placed.available
-        self.replayed = placed.replayed
-        self.result: CaptureResult | ReleaseResult | None = None
-
-    def __repr__(self) -> str:
-        return f"AsyncHold(hold_id={self.hold_id!r}, amount={self.amount}, status={self.status!r})"
-
-    @property
-    def captured(self) -> int | None:
-        return self.result.captured if isinstance(self.result, CaptureResult) else None
-
-    def _check_pending(self) -> None:
-        if self.status != "pending":
-            raise HoldNotPending(f"Hold {self.hold_id} is already {self.status}.")
 
     async def capture(self, amount: int | None = None, *, idempotency_key: str | None = None) -> CaptureResult:
         self._check_pending()
         result = await self._client._engine.run(calls.capture_hold(self.hold_id, amount, limit=self.amount,
                                                                    idempotency_key=idempotency_key))
-        self.status, self.result = result.status, result
-        return result
+        return self._resolved(result)
 
     async def release(self, *, idempotency_key: str | None = None) -> ReleaseResult:
         self._check_pending()
         result = await self._client._engine.run(calls.release_hold(self.hold_id, idempotency_key=idempotency_key))
-        self.status, self.result = result.status, result
-        return result
+        return self._resolved(result)
 
     async def refresh(self) -> HoldState:
         state = await self._client.get_hold(self.hold_id)
@@ -240,10 +222,6 @@ class AsyncHold:
             return
         try:
             await self.release()
-        except HoldNotPending as err:
-            self.status = "expired" if isinstance(err, HoldExpired) else "resolved"
         except CreditsError as err:
-            if exc is None:
+            if not self._absorb_exit_error(err, exc):
                 raise
-            exc.add_note(f"credits_client: releasing hold {self.hold_id} failed too ({err}); "
-                         f"it frees itself at {self.expires_at}.")

@@ -9,9 +9,10 @@ from types import TracebackType
 import httpx
 
 from credits_client import _calls as calls
+from credits_client._hold import HoldBase
 from credits_client._http import SyncEngine, TokenSource
 from credits_client._retry import RetryPolicy
-from credits_client.errors import CreditsError, HoldExpired, HoldNotPending
+from credits_client.errors import CreditsError
 from credits_client.models import (
     Balance,
     Bundle,
@@ -180,7 +181,7 @@ class CreditsClient:
         self.close()
 
 
-class Hold:
+class Hold(HoldBase):
     """A placed hold, as returned by ``CreditsClient.hold``. Attributes are the API's fields.
 
     Call ``capture(n)`` (spend n of the held credits, release the rest) or ``release()``. Used as a context
@@ -191,38 +192,19 @@ class Hold:
     """
 
     def __init__(self, client: CreditsClient, placed: HoldPlaced) -> None:
+        super().__init__(placed)
         self._client = client
-        self.hold_id = placed.hold_id
-        self.amount = placed.amount
-        self.expires_at = placed.expires_at
-        self.status = placed.status
-        self.available = placed.available
-        self.replayed = placed.replayed
-        self.result: CaptureResult | ReleaseResult | None = None
-
-    def __repr__(self) -> str:
-        return f"Hold(hold_id={self.hold_id!r}, amount={self.amount}, status={self.status!r})"
-
-    @property
-    def captured(self) -> int | None:
-        return self.result.captured if isinstance(self.result, CaptureResult) else None
-
-    def _check_pending(self) -> None:
-        if self.status != "pending":
-            raise HoldNotPending(f"Hold {self.hold_id} is already {self.status}.")
 
     def capture(self, amount: int | None = None, *, idempotency_key: str | None = None) -> CaptureResult:
         self._check_pending()
         result = self._client._engine.run(calls.capture_hold(self.hold_id, amount, limit=self.amount,
                                                              idempotency_key=idempotency_key))
-        self.status, self.result = result.status, result
-        return result
+        return self._resolved(result)
 
     def release(self, *, idempotency_key: str | None = None) -> ReleaseResult:
         self._check_pending()
         result = self._client._engine.run(calls.release_hold(self.hold_id, idempotency_key=idempotency_key))
-        self.status, self.result = result.status, result
-        return result
+        return self._resolved(result)
 
     def refresh(self) -> HoldState:
         """Read the hold as the service sees it now (e.g. ``expired``) and update ``status``."""
@@ -239,11 +221,6 @@ class Hold:
             return
         try:
             self.release()
-        except HoldNotPending as err:
-            # expired, or resolved by another caller: nothing is reserved any more
-            self.status = "expired" if isinstance(err, HoldExpired) else "resolved"
         except CreditsError as err:
-            if exc is None:
+            if not self._absorb_exit_error(err, exc):
                 raise
-            exc.add_note(f"credits_client: releasing hold {self.hold_id} failed too ({err}); "
-                         f"it frees itself at {self.expires_at}.")

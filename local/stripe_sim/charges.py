@@ -7,7 +7,6 @@ import re
 
 from local.stripe_sim.core import Context, Request, Result, Route, api
 from local.stripe_sim.errors import JsonDict, unsupported
-from local.stripe_sim.forms import created_filter, str_param
 from local.stripe_sim.payment_methods import billing_details
 from local.stripe_sim.state import new_id
 
@@ -164,17 +163,7 @@ def _list(ctx: Context, req: Request, _m: re.Match[str]) -> Result:
     p = req.params
     if "transfer_group" in p:
         raise unsupported("the `transfer_group` filter", "transfer_group")
-    customer = str_param(p, "customer")
-    payment_intent = str_param(p, "payment_intent")
-    accept_created = created_filter(p)
-    items = [
-        ch
-        for ch in ctx.store.newest_first("charges")
-        if (customer is None or ch["customer"] == customer)
-        and (payment_intent is None or ch["payment_intent"] == payment_intent)
-        and accept_created(ch["created"])
-    ]
-    return Result(200, ctx.store.page("charges", items, p, "/v1/charges"))
+    return Result(200, ctx.store.list_page("charges", p, "/v1/charges", "customer", "payment_intent"))
 
 
 def _balance_transaction(ctx: Context, _req: Request, m: re.Match[str]) -> Result:

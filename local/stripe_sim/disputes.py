@@ -16,7 +16,6 @@ import re
 from local.stripe_sim.charges import DAY, DISPUTE_FEE, balance_transaction
 from local.stripe_sim.core import Context, Request, Result, Route, api, sim, sim_amount, sim_flag
 from local.stripe_sim.errors import JsonDict, invalid
-from local.stripe_sim.forms import created_filter, str_param
 from local.stripe_sim.refunds import RESERVED, charge_of
 from local.stripe_sim.state import new_id
 
@@ -140,18 +139,7 @@ def _retrieve(ctx: Context, _req: Request, m: re.Match[str]) -> Result:
 
 
 def _list(ctx: Context, req: Request, _m: re.Match[str]) -> Result:
-    p = req.params
-    charge = str_param(p, "charge")
-    payment_intent = str_param(p, "payment_intent")
-    accept_created = created_filter(p)
-    items = [
-        d
-        for d in ctx.store.newest_first("disputes")
-        if (charge is None or d["charge"] == charge)
-        and (payment_intent is None or d["payment_intent"] == payment_intent)
-        and accept_created(d["created"])
-    ]
-    return Result(200, ctx.store.page("disputes", items, p, "/v1/disputes"))
+    return Result(200, ctx.store.list_page("disputes", req.params, "/v1/disputes", "charge", "payment_intent"))
 
 
 ROUTES: list[Route] = [

@@ -21,7 +21,6 @@ from local.stripe_sim.errors import JsonDict, StripeApiError, card_error, invali
 from local.stripe_sim.forms import (
     bool_param,
     check_keys,
-    created_filter,
     dict_param,
     enum_param,
     int_param,
@@ -250,15 +249,7 @@ def _retrieve(ctx: Context, req: Request, m: re.Match[str]) -> Result:
 
 
 def _list(ctx: Context, req: Request, _m: re.Match[str]) -> Result:
-    p = req.params
-    customer = str_param(p, "customer")
-    accept_created = created_filter(p)
-    items = [
-        pi
-        for pi in ctx.store.newest_first("payment_intents")
-        if (customer is None or pi["customer"] == customer) and accept_created(pi["created"])
-    ]
-    return Result(200, ctx.store.page("payment_intents", items, p, "/v1/payment_intents"))
+    return Result(200, ctx.store.list_page("payment_intents", req.params, "/v1/payment_intents", "customer"))
 
 
 ROUTES: list[Route] = [

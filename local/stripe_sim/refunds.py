@@ -15,7 +15,7 @@ import re
 from local.stripe_sim.charges import DAY, balance_transaction
 from local.stripe_sim.core import Context, Request, Result, Route, api
 from local.stripe_sim.errors import JsonDict, StripeApiError, invalid, unsupported
-from local.stripe_sim.forms import created_filter, enum_param, int_param, metadata, str_param
+from local.stripe_sim.forms import enum_param, int_param, metadata, str_param
 from local.stripe_sim.state import format_amount, new_id
 
 REASONS = ("duplicate", "fraudulent", "requested_by_customer")
@@ -218,18 +218,7 @@ def _cancel(ctx: Context, req: Request, m: re.Match[str]) -> Result:
 
 
 def _list(ctx: Context, req: Request, _m: re.Match[str]) -> Result:
-    p = req.params
-    pi_id = str_param(p, "payment_intent")
-    charge_id = str_param(p, "charge")
-    accept_created = created_filter(p)
-    items = [
-        rf
-        for rf in ctx.store.newest_first("refunds")
-        if (pi_id is None or rf["payment_intent"] == pi_id)
-        and (charge_id is None or rf["charge"] == charge_id)
-        and accept_created(rf["created"])
-    ]
-    return Result(200, ctx.store.page("refunds", items, p, "/v1/refunds"))
+    return Result(200, ctx.store.list_page("refunds", req.params, "/v1/refunds", "payment_intent", "charge"))
 
 
 ROUTES: list[Route] = [

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from local.stripe_sim.errors import JsonDict, StripeApiError, invalid, missing
-from local.stripe_sim.forms import int_param, str_param
+from local.stripe_sim.forms import created_filter, int_param, str_param
 
 STATE_VERSION = 2
 _ALPHABET = string.ascii_letters + string.digits
@@ -126,6 +126,15 @@ class Store:
         return self.public(collection, found) if found is not None else None
 
     # --- lists
+
+    def list_page(self, collection: str, params: Mapping[str, Any], url: str, *equal: str) -> JsonDict:
+        """A list endpoint whose filters are ``created`` and exact matches on the fields named in ``equal``
+        (each a string parameter of the same name), newest first and paged."""
+        wanted = {name: value for name in equal if (value := str_param(params, name)) is not None}
+        accept_created = created_filter(params)
+        items = [obj for obj in self.newest_first(collection)
+                 if all(obj.get(name) == value for name, value in wanted.items()) and accept_created(obj["created"])]
+        return self.page(collection, items, params, url)
 
     def page(self, collection: str, items: list[JsonDict], params: Mapping[str, Any], url: str) -> JsonDict:
         """A Stripe list object over ``items`` (newest first) with limit / starting_after / ending_before."""

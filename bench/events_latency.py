@@ -209,7 +209,19 @@ def usage_scaling(h: Harness, *, big_entries: int, reps: int, log: Callable[[str
                 resp = h.http.get(f"{h.base}/credits/usage?{query}&group_by={group}", headers=h.headers(user))
                 samples[group][label].append((time.perf_counter() - t) * 1000)
                 items[group][label] = len(resp.json()["items"])
+    # What the report reads: the month items of the range (usage_store), counted with a bare Query per user.
+    from credits.events.usage_store import USAGE_MONTH_PREFIX
+    from credits.keys import prefix_range, user_pk
+
+    bare = make_client(h.endpoint)
+    lo, hi = prefix_range(f"{USAGE_MONTH_PREFIX}{first.date().isoformat()[:7]}#")[0], prefix_range(
+        f"{USAGE_MONTH_PREFIX}{end.date().isoformat()[:7]}#")[1]
+    month_items = {label: bare.query(TableName=h.table, KeyConditionExpression="PK = :pk AND SK BETWEEN :lo AND :hi",
+                                     ExpressionAttributeValues={":pk": {"S": user_pk(user)}, ":lo": {"S": lo},
+                                                                ":hi": {"S": hi}}, Select="COUNT")["Count"]
+                   for user, label in ((small, "10"), (daily, "90"), (big, str(big_entries)))}
     out: dict[str, Any] = {"big_entries": big_entries, "reps": reps, "days": 90, "seed_seconds": round(seeded_s, 1),
+                           "month_items_read": month_items,
                            "users": {"10": small, "90": daily, str(big_entries): big},
                            "aggregated_after_s": round(aggregated_s, 1), "counts": {"10": count(small),
                                                                                    str(big_entries): count(big)}}
@@ -278,12 +290,13 @@ def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
          "why": ""},
         {"target": f"GET /credits/usage over 90 days: {use['big_entries']:,} entries <= 1.2 x 10 entries",
          "pass": day["ratio"] <= 1.2,
-         "measured": f"{day['at_10_ms']['median']} vs {big_ms} ms ({day['ratio']}x; {day['items']} day items); "
-                     f"vs 90 entries on the same 90 days: {day['ratio_vs_90_one_per_day']}x",
+         "measured": f"{day['at_10_ms']['median']} vs {big_ms} ms ({day['ratio']}x; days returned {day['items']}, "
+                     f"month items read {use.get('month_items_read')}); vs 90 entries on the same 90 days: "
+                     f"{day['ratio_vs_90_one_per_day']}x",
          "why": "" if day["ratio"] <= 1.2 else (
-             f"10 entries fill at most 10 day items and {use['big_entries']:,} fill all 90 ({day['items']}): the "
-             "answer grows with the days that had usage, not with the entries; against 90 entries on the same 90 "
-             f"days the ratio is {day['ratio_vs_90_one_per_day']}x")},
+             f"both read the month items of the range ({use.get('month_items_read')}); what differs is the days "
+             f"they hold and return ({day['items']}); against 90 entries on the same 90 days the ratio is "
+             f"{day['ratio_vs_90_one_per_day']}x")},
         {"target": "32 concurrent spenders: exactly one event per crossing",
          "pass": once["exactly_once"],
          "measured": f"{once['received']} received, {once['distinct_webhook_ids']} distinct, "

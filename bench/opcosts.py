@@ -150,3 +150,89 @@ def grant_scaling(s: Services, counter: RequestCounter, *, sizes: tuple[int, ...
 def _check(ok: bool, what: str) -> None:
     if not ok:
         raise AssertionError(what)
+
+
+USAGE_LABELS = [
+    "usage write: 1 entry, quiet month (15 days, no feature)",
+    "usage write: 1 entry, busy month (31 days x 20 features)",
+    "usage write: a batch's 99 entries of one user and month (per write)",
+    "usage write: a redelivered entry (counted before)",
+    "usage report: 90 days, 3 months (one of them busy)",
+]
+
+
+def usage_costs(s: Services, counter: RequestCounter, reps: int) -> dict[str, Any]:
+    """The change path's usage writes (``UsageStore.apply_group``, as the events function sends them) and the
+    report's read, on month items of two sizes: what an entry costs off the request path grows with its month item,
+    which a write rewrites whole (a write of a batch's entries of one user and month pays for it once)."""
+    from credits.events.model import UsageDelta
+    from credits.events.usage_store import UsageStore, write_groups
+
+    store, now = UsageStore(s.table_name, s.client), time.time()
+    quiet, busy, batcher = uid("usage-quiet"), uid("usage-busy"), uid("usage-batch")
+    month = "2026-10"
+
+    def delta(user: str, day: int, feature: str | None) -> UsageDelta:
+        return UsageDelta(user, uid("tx"), f"{month}-{day:02d}", feature, 3)
+
+    for group in write_groups([delta(quiet, d, None) for d in range(1, 16)]
+                              + [delta(busy, d, f"feature-{f:02d}") for d in range(1, 32) for f in range(20)]):
+        store.apply_group(group, now)
+    sizes = {}
+    for user in (quiet, busy):
+        item = s.client.get_item(TableName=s.table_name, Key={"PK": {"S": f"USER#{user}"},
+                                                              "SK": {"S": f"USAGE#MONTH#{month}#000"}})["Item"]
+        sizes[user] = len(item["days"]["S"])
+    redelivered = delta(quiet, 15, None)
+    store.apply(redelivered, now)
+
+    # DynamoDB Local reports 2 CU for any transaction, whatever its items; DynamoDB bills a transactional write 2
+    # units per KB (rounded up) of each item. Computed here from what is sent.
+    write_units: list[int] = []
+
+    def count_units(params: dict[str, Any], **_: Any) -> None:
+        write_units.append(sum(2 * -(-_item_bytes(next(iter(i.values()))["Item"]) // 1024)
+                               for i in params["TransactItems"]))
+
+    def run(label: str, fn: Callable[[], Any]) -> None:
+        start = len(write_units)
+        for _ in range(reps):
+            with counter.label(label):
+                fn()
+        units[label] = round(sum(write_units[start:]) / reps, 2)
+
+    units: dict[str, float] = {}
+    s.client.meta.events.register("before-parameter-build.dynamodb.TransactWriteItems", count_units)
+    try:
+        _usage_rows(run, store, delta, quiet, busy, batcher, redelivered)
+    finally:
+        s.client.meta.events.unregister("before-parameter-build.dynamodb.TransactWriteItems", count_units)
+    return {"packed_bytes": {"quiet": sizes[quiet], "busy": sizes[busy]},
+            "rows": {label: {**counter.summary(label), "transaction_write_units": units[label]}
+                     for label in USAGE_LABELS}}
+
+
+def _item_bytes(item: dict[str, Any]) -> int:
+    """An item's size as DynamoDB counts it: names plus values (strings in UTF-8, numbers about 1 byte per 2
+    digits plus 1)."""
+    size = 0
+    for name, value in item.items():
+        size += len(name.encode())
+        if "S" in value:
+            size += len(value["S"].encode())
+        elif "N" in value:
+            size += len(value["N"].lstrip("-").replace(".", "")) // 2 + 1
+        else:
+            raise ValueError(f"_item_bytes: {name} is not S or N")
+    return size
+
+
+def _usage_rows(run: Callable[[str, Callable[[], Any]], None], store: Any, delta: Callable[..., Any], quiet: str,
+                busy: str, batcher: str, redelivered: Any) -> None:
+    now = time.time()
+    run(USAGE_LABELS[0], lambda: _check(store.apply(delta(quiet, 15, None), now), "not counted"))
+    run(USAGE_LABELS[1], lambda: _check(store.apply(delta(busy, 31, "feature-07"), now), "not counted"))
+    run(USAGE_LABELS[2], lambda: _check(len(store.apply_group([delta(batcher, 9, None) for _ in range(99)], now))
+                                        == 99, "not all counted"))
+    run(USAGE_LABELS[3], lambda: _check(not store.apply(redelivered, now), "counted twice"))
+    run(USAGE_LABELS[4], lambda: _check(len(store.days(busy, "2026-08-03", "2026-10-31")) == 31, "days missing"))

@@ -44,6 +44,8 @@ def markdown(r: dict[str, Any]) -> str:
         lines += _op_costs(r)
     if r.get("grant_scaling"):
         lines += _grant_scaling(r["grant_scaling"])
+    if r.get("usage_costs"):
+        lines += _usage_costs(r["usage_costs"])
     if r.get("hot_user"):
         lines += _hot_user(r)
     if r.get("history"):
@@ -129,6 +131,24 @@ def _op_costs(r: dict[str, Any]) -> list[str]:
             "then the spend is written. *balance after a grant expired*: the read finds the expiry due and records "
             "it before answering. Both happen once per expiry, not per request.", ""]
     return out
+
+
+def _usage_costs(u: dict[str, Any]) -> list[str]:
+    size = u["packed_bytes"]
+    out = ["## The change path's usage writes", "",
+           "What counting usage costs, off the request path: `UsageStore.apply_group` as the events function sends it "
+           "(one Query of the month's newest part, then one transaction: the part under its version and a marker per "
+           "entry), and the report's Query. A write rewrites its month item whole, so its capacity follows the "
+           f"item's size: here the quiet month packs {size['quiet']:,} bytes, the busy one {size['busy']:,}. The "
+           "events function writes a batch's entries of one user and month together, so a busy user pays for the "
+           "month item once per batch. DynamoDB Local reports any transaction as 2 CU whatever its items, so the "
+           "write units are also computed as DynamoDB bills a transactional write: 2 per KB (rounded up) of each "
+           "item sent.", ""]
+    rows = [[label, f"{x['requests']:g}", _short(x), f"{x['capacity_units']:g}",
+             f"{x['transaction_write_units']:g}", ", ".join(f"{k} {v:g}" for k, v in x["errors"].items())]
+            for label, x in u["rows"].items()]
+    return out + table(["operation", "requests", "API calls", "CU (DynamoDB Local)", "write units (computed)",
+                        "expected errors"], rows) + [""]
 
 
 def _baseline_ref(r: dict[str, Any]) -> str:
@@ -264,7 +284,7 @@ def _history(hi: dict[str, Any]) -> list[str]:
                 "by reading the whole partition and a `BETWEEN` range from its index, so the ledger writes every "
                 "prefix as a range (`credits.keys.prefix_range`); on DynamoDB the two cost the same. "
                 f"Items in each user's partition: {parts['10']:,} and {parts[str(big)]:,} (entries, plus what the "
-                "change path keeps there: usage day items and per-entry usage markers, event markers).", ""]
+                "change path keeps there: usage month items and per-entry usage markers, event markers).", ""]
     return out
 
 

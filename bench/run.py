@@ -121,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         results["op_costs"] = ph.run("requests per operation", opcosts.op_costs, s, counter, reps=reps)
         results["grant_scaling"] = ph.run("requests with 1/10/100 live grants", opcosts.grant_scaling, s, counter,
                                           sizes=(1, 10, 100), reps=reps, log=log)
+        results["usage_costs"] = ph.run("usage writes and report", opcosts.usage_costs, s, counter, reps=reps)
         counter.capacity = False  # measure the load paths as they run in production (no ReturnConsumedCapacity)
         results["hot_user"] = ph.run("hot user", hotuser.hot_user, s, PLAIN_TABLE, STREAMLESS_TABLE, threads=32,
                                      seconds=args.seconds, rounds=3, counter=counter, log=log)

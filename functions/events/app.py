@@ -29,6 +29,6 @@ def record_handler(record: DynamoDBRecord) -> None:
 @traced
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    with consumer.batch():
+    with consumer.batch(event.get("Records") or []):
         return process_partial_response(event=event, record_handler=record_handler, processor=processor,
                                         context=context)  # type: ignore[return-value]

@@ -1,4 +1,4 @@
-"""GET /credits/usage: credits spent per UTC day or per feature, from the daily aggregates (O(days))."""
+"""GET /credits/usage: credits spent per UTC day or per feature, from the monthly aggregates (one Query)."""
 
 from __future__ import annotations
 

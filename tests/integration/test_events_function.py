@@ -13,11 +13,13 @@ from typing import Any
 import pytest
 
 from credits import bootstrap
+from credits.errors import TransientStoreError
 from credits.events.consumer import StreamConsumer
-from credits.events.model import DomainEvent
+from credits.events.model import DomainEvent, UsageDelta
 from credits.events.publisher import PublishFailed
-from credits.events.store import EventMarkers, UsageStore
+from credits.events.store import EventMarkers
 from credits.events.usage import UsageService
+from credits.events.usage_store import UsageStore
 from local.lambda_host import FunctionPool
 from local.template import ROOT
 from tests.stream_records import balance, entry, record
@@ -135,9 +137,79 @@ def test_remove_records_and_own_writes_are_acknowledged_without_effects(world):
     user = uid()
     batch = [
         record("REMOVE", "BALANCE", None, {"available": 600}, user=user, seq="1"),
-        record("INSERT", "USAGE#DAY#2026-03-04", {"credits": 5, "count": 1}, user=user, seq="2"),
+        record("INSERT", "USAGE#MONTH#2026-03#000", {"days": '{"04":[5,1]}', "v": 1}, user=user, seq="2"),
         record("REMOVE", "EVT#abc", None, {"event_ids": ["e"], "expires_at_ttl": 1}, user=user, seq="3"),
     ]
     assert pool.invoke({"Records": batch}) == {"batchItemFailures": []}
     assert publisher.published == []
     assert usage.report(user, from_day="2026-03-01", to_day="2026-03-31", group_by="day")["items"] == []
+
+
+class FlakyUsage(UsageStore):
+    """The real store, refusing the writes of some users (their month stays busy)."""
+
+    failing_users: set[str] = set()
+
+    def apply_group(self, deltas: Sequence[UsageDelta], now: float) -> set[str]:
+        if deltas and deltas[0].user_id in self.failing_users:
+            raise TransientStoreError("The usage totals are busy; retry. (injected)")
+        return super().apply_group(deltas, now)
+
+
+@pytest.fixture
+def usage_world(table: str, ddb_client: Any) -> Iterator[Any]:
+    usage = FlakyUsage(table, ddb_client)
+    usage.failing_users = set()
+    consumer = StreamConsumer(markers=EventMarkers(table, ddb_client), usage=usage,
+                              thresholds=Thresholds((500, 100)), publisher=FlakyPublisher())
+    saved = bootstrap.snapshot()
+    bootstrap.configure(stream_consumer=consumer)
+    transactions: list[int] = []
+
+    def count(**kwargs: Any) -> None:
+        transactions.append(len(kwargs["params"]["TransactItems"]))
+
+    ddb_client.meta.events.register("before-parameter-build.dynamodb.TransactWriteItems", count)
+    try:
+        pool = FunctionPool("EventsFunction", ROOT / "functions" / "events", "app.lambda_handler")
+        pool.warm()
+        yield pool, usage, transactions, UsageService(UsageStore(table, ddb_client))
+    finally:
+        ddb_client.meta.events.unregister("before-parameter-build.dynamodb.TransactWriteItems", count)
+        bootstrap.restore(saved)
+
+
+def spends(user: str, n: int, first_seq: int, day: str = "2026-03-04") -> list[dict[str, Any]]:
+    return [entry("usage", -(i + 1), user=user, entry_id=f"tx_{user}_{first_seq + i}", created_at=f"{day}T10:00:00.000Z",
+                  seq=f"{first_seq + i:021d}") for i in range(n)]
+
+
+def test_a_batch_counts_each_users_month_in_one_transaction(usage_world):
+    pool, _, transactions, usage = usage_world
+    a, b = uid(), uid()
+    batch = spends(a, 30, 100) + spends(b, 3, 200) + spends(a, 2, 300, day="2026-04-01")
+    assert pool.invoke({"Records": batch}) == {"batchItemFailures": []}
+    # one transaction per user and month: its 30 (3, 2) markers and the month item
+    assert sorted(transactions) == [3, 4, 31]
+    march = usage.report(a, from_day="2026-03-01", to_day="2026-04-30", group_by="day")["items"]
+    assert march == [{"day": "2026-03-04", "feature": None, "credits": 465, "count": 30},
+                     {"day": "2026-04-01", "feature": None, "credits": 3, "count": 2}]
+    transactions.clear()
+    assert pool.invoke({"Records": batch}) == {"batchItemFailures": []}  # redelivered: counted before, nothing added
+    assert usage.report(a, from_day="2026-03-01", to_day="2026-04-30", group_by="day")["items"] == march
+
+
+def test_a_failed_usage_write_fails_exactly_its_records_and_the_retry_counts_them_once(usage_world):
+    pool, store, _, usage = usage_world
+    a, b = uid(), uid()
+    batch = spends(a, 4, 100) + spends(b, 4, 200) + [crossing(a, 300)]
+    store.failing_users = {b}
+    result = pool.invoke({"Records": batch})
+    assert result == {"batchItemFailures": [{"itemIdentifier": r["dynamodb"]["SequenceNumber"]} for r in batch[4:8]]}
+    assert usage.report(a, from_day="2026-03-04", to_day="2026-03-04", group_by="day")["items"][0]["count"] == 4
+    assert usage.report(b, from_day="2026-03-04", to_day="2026-03-04", group_by="day")["items"] == []
+    store.failing_users = set()
+    assert pool.invoke({"Records": batch[4:]}) == {"batchItemFailures": []}  # the mapping retries from the first
+    for user in (a, b):
+        (day,) = usage.report(user, from_day="2026-03-04", to_day="2026-03-04", group_by="day")["items"]
+        assert (day["credits"], day["count"]) == (10, 4)

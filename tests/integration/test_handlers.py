@@ -525,7 +525,7 @@ def _events_stream_batch(w: World) -> None:
     _, again = invoke(w.pools, "events/stream_batch.json", event)  # the same records again: nothing twice
     assert again == {"batchItemFailures": []} and len(w.stack.stack.change_path.events(w.user)) == 1
     table = w.stack.ledger.store.table  # the aggregates went to the same table
-    from credits.events.store import UsageStore
+    from credits.events.usage_store import UsageStore
 
     (day,) = UsageStore(table.name, table.client).days(w.user, "2026-03-05", "2026-03-05")
     assert (day.credits, day.count, day.by_feature) == (25, 1, {"render": (25, 1)})

@@ -17,7 +17,8 @@ from credits.adapters.dynamo_ledger import DynamoLedgerStore
 from credits.engine import AccountEngine
 from credits.events.consumer import StreamConsumer
 from credits.events.publisher import MemoryPublisher
-from credits.events.store import EventMarkers, UsageStore
+from credits.events.store import EventMarkers
+from credits.events.usage_store import UsageStore
 from credits.grants import GrantService
 from credits.ledger import Ledger
 from local.streams import PositionStore, StreamPoller

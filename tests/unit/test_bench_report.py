@@ -158,3 +158,21 @@ def test_the_history_section_states_the_small_users_page_from_the_data():
     r = results(history=history(1.0, 1.0))
     r["targets"] = report.targets(r)
     assert "The small user's whole history is 11 items" in report.markdown(r)
+
+
+def test_the_usage_section_shows_local_and_computed_write_units_per_row():
+    from bench.opcosts import USAGE_LABELS
+
+    rows = {label: {"requests": 2, "by_operation": {"Query": 1, "TransactWriteItems": 1}, "capacity_units": 2,
+                    "transaction_write_units": 4 + i, "errors": {}} for i, label in enumerate(USAGE_LABELS)}
+    text = "\n".join(report._usage_costs({"packed_bytes": {"quiet": 166, "busy": 12_184}, "rows": rows}))
+    assert "the busy one 12,184" in text
+    for i, label in enumerate(USAGE_LABELS):
+        assert f"| {label} | 2 | Query + TransactWriteItems | 2 | {4 + i} |  |" in text
+
+
+def test_item_bytes_counts_names_and_values_as_dynamodb_does():
+    from bench.opcosts import _item_bytes
+
+    assert _item_bytes({"PK": {"S": "USER#é"}, "v": {"N": "12345"}}) == 2 + 7 + 1 + 3
+    assert _item_bytes({"n": {"N": "-1"}}) == 1 + 1

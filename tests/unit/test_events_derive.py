@@ -195,7 +195,7 @@ def test_remove_records_are_ignored_even_for_a_balance():
     assert parse_record(rec) is None
 
 
-@pytest.mark.parametrize("sk", ["BALANCE#GRANTS", "USAGE#DAY#2026-03-04", "USAGE#ENTRY#tx_1", "EVT#abc",
+@pytest.mark.parametrize("sk", ["BALANCE#GRANTS", "USAGE#MONTH#2026-03#000", "USAGE#ENTRY#tx_1", "EVT#abc",
                                 "HOLD#h1", "IDEM#consume#x", "RECHARGE", "GRANT#gr_1"])
 def test_items_other_than_the_balance_and_entries_derive_nothing(sk):
     assert parse_record(record("MODIFY", sk, {"available": 0}, {"available": 100})) is None
@@ -217,7 +217,7 @@ def test_the_template_filter_passes_balances_new_entries_settings_and_recharges_
         record("MODIFY", "RECHARGE#rc_1", {"status": "failed"}, {"status": "requested"}),
     ]
     blocked = [
-        record("INSERT", "USAGE#DAY#2026-03-04", {"credits": 1}),
+        record("INSERT", "USAGE#MONTH#2026-03#000", {"days": "{}"}),
         record("INSERT", "USAGE#ENTRY#tx_1", {"credits": 1}),
         record("INSERT", "EVT#abc", {"event_ids": ["e"]}),
         record("MODIFY", "BALANCE#GRANTS", {"x": 1}, {"x": 0}),

@@ -10,7 +10,8 @@ from credits import keys
 from credits.adapters import dynamo_purchases, dynamo_recharge
 from credits.adapters.dynamo_recharge import STATE_SK, record_sk
 from credits.events import store as events_store
-from credits.events.store import EVENTS_MARKER_PREFIX, SETTINGS_SK, USAGE_DAY_PREFIX, USAGE_ENTRY_PREFIX
+from credits.events import usage_store
+from credits.events.store import EVENTS_MARKER_PREFIX, SETTINGS_SK, USAGE_ENTRY_PREFIX
 from credits.ids import entry_sort_id
 from credits.keys import (
     ACCOUNT_RANGE,
@@ -39,7 +40,7 @@ def _in(bounds: tuple[str, str], sk: str) -> bool:
 
 def _declared_keys() -> set[str]:
     """Every sort-key constant and prefix the adapters declare: a new kind of key is checked without editing here."""
-    modules = (keys, events_store, dynamo_recharge, dynamo_purchases)
+    modules = (keys, events_store, usage_store, dynamo_recharge, dynamo_purchases)
     return {v for m in modules for k, v in vars(m).items()
             if isinstance(v, str) and (k.endswith("_SK") or k.endswith("_PREFIX"))}
 
@@ -51,7 +52,7 @@ def _partition_keys(any_id: str) -> list[str]:
         BALANCE_SK, BOOK_SK, SETTINGS_SK, STATE_SK,
         entry_sk(entry_sort_id("tx_01JD0000000000000000000000", "2026-12-01T00:00:00.000Z")),
         grant_sk(any_id), grant_expiry_sk(1_800_000_000_000, any_id), hold_sk(any_id), pending_sk(1_800_000_000, any_id),
-        idem_sk("consume", "ab" * 32), record_sk(any_id), USAGE_DAY_PREFIX + "2026-12-01", USAGE_ENTRY_PREFIX + any_id,
+        idem_sk("consume", "ab" * 32), record_sk(any_id), usage_store.month_sk("2026-12", 0), USAGE_ENTRY_PREFIX + any_id,
         EVENTS_MARKER_PREFIX + "cd" * 32,
         *sorted(_declared_keys()), *(k + any_id for k in sorted(_declared_keys()) if k.endswith("#")),
     ]

@@ -2,7 +2,9 @@
 
 Records arrive at least once (retries, bisected batches, a restarted poller), so every effect is idempotent:
 
-    usage   one transaction per usage entry: a conditional marker + ADD on the day item (a duplicate adds nothing)
+    usage   before the records are handled one by one, a batch's usage entries are counted per user and month:
+            one transaction of a conditional marker per entry + the month's totals under their version (a duplicate
+            adds nothing); an entry whose group failed fails its record, which is retried
     events  derived from the record's images with ids derived from the change; the change's marker is written
             only after the bus accepted them, so a crash in between republishes the same ids (receivers dedupe
             by webhook-id) and a redelivered record after the marker publishes nothing.
@@ -10,15 +12,21 @@ Records arrive at least once (retries, bisected batches, a restarted poller), so
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
 
-from credits.events.derive import change_key, derive, needs_thresholds, parse_record
-from credits.events.model import DomainEvent, RechargeCheck, RechargeJob
+from credits.events.derive import change_key, derive, needs_thresholds, parse_record, usage_delta
+from credits.events.model import DomainEvent, RechargeCheck, RechargeJob, UsageDelta
 from credits.events.publisher import EventPublisher
-from credits.events.store import EventMarkers, UsageStore
+from credits.events.store import EventMarkers
+from credits.events.usage_store import UsageStore, write_groups
+
+
+class UsageNotCounted(Exception):
+    """The batch's write of this record's usage entry failed: the record fails and is delivered again."""
 
 
 class ThresholdSource(Protocol):
@@ -41,6 +49,15 @@ class NoRecharges:
         return None
 
 
+class _BatchState(threading.local):
+    """One invocation's caches, per thread: the local stack may let a timed-out invocation run on beside the next."""
+
+    def __init__(self) -> None:
+        self.thresholds: dict[str, tuple[int, ...]] | None = None
+        # (user, entry id) -> None when the batch counted it, else why its group failed
+        self.usage: dict[tuple[str, str], Exception | None] = {}
+
+
 class StreamConsumer:
     def __init__(
         self,
@@ -58,19 +75,50 @@ class StreamConsumer:
         self.threshold_source = thresholds
         self.publisher = publisher
         self.clock = clock
-        self._batch_thresholds: dict[str, tuple[int, ...]] | None = None
+        self._batch = _BatchState()
 
     @contextmanager
-    def batch(self) -> Iterator[None]:
-        """Within one invocation a user's thresholds are read once (a hot user's batch is mostly that user)."""
-        self._batch_thresholds = {}
+    def batch(self, records: Sequence[Mapping[str, Any]] = ()) -> Iterator[None]:
+        """One invocation: the records' usage is counted first, per user and month (a busy user's month item is
+        rewritten once per batch, not per entry), and a user's thresholds are read once."""
+        self._batch.thresholds = {}
         try:
+            self._count_batch_usage(records)
             yield
         finally:
-            self._batch_thresholds = None
+            self._batch.thresholds = None
+            self._batch.usage = {}
+
+    def _count_batch_usage(self, records: Sequence[Mapping[str, Any]]) -> None:
+        deltas: list[UsageDelta] = []
+        for record in records:
+            try:
+                change = parse_record(record)
+            except Exception:  # noqa: BLE001, S112 - handle() raises it again for that record, which fails alone
+                continue
+            delta = usage_delta(change) if change is not None else None
+            if delta is not None:
+                deltas.append(delta)
+        now = self.clock()
+        for group in write_groups(deltas):
+            outcome: Exception | None = None
+            try:
+                self.usage.apply_group(group, now)
+            except Exception as exc:  # noqa: BLE001 - the group's records fail in handle(), the others go on
+                outcome = exc
+            self._batch.usage.update({(d.user_id, d.entry_id): outcome for d in group})
+
+    def _count_usage(self, delta: UsageDelta) -> None:
+        done = (delta.user_id, delta.entry_id)
+        if done not in self._batch.usage:  # outside a batch, or a record the batch could not read
+            self.usage.apply(delta, self.clock())
+            return
+        failed = self._batch.usage[done]
+        if failed is not None:
+            raise UsageNotCounted(f"usage entry {delta.entry_id} was not counted; the record is retried") from failed
 
     def _thresholds(self, user_id: str) -> tuple[int, ...]:
-        cache = self._batch_thresholds
+        cache = self._batch.thresholds
         if cache is None:
             return self.threshold_source.thresholds(user_id)
         if user_id not in cache:
@@ -85,7 +133,7 @@ class StreamConsumer:
         thresholds = self._thresholds(change.user_id) if needs_thresholds(change) else ()
         derived = derive(change, thresholds)
         if derived.usage is not None:
-            self.usage.apply(derived.usage, self.clock())
+            self._count_usage(derived.usage)
         # Idempotent by construction: a check's recharge id is derived from the change, a job's charge from its id.
         if derived.recharge_job is not None:
             self.recharges.enqueue(derived.recharge_job)

@@ -1,8 +1,9 @@
-"""``GET /credits/usage``: credits spent per UTC day or per feature, answered from the daily aggregates.
+"""``GET /credits/usage``: credits spent per UTC day or per feature, answered from the monthly aggregates.
 
-The change path keeps one item per user and day (``store.UsageStore``), so a report reads at most 366 small items
-whatever the number of entries. ``from``/``to`` are inclusive UTC dates; ``to`` defaults to today and ``from`` to
-``to`` - 29 days; more than 366 days, or ``from`` after ``to``, is a 400.
+The change path keeps one item per user and month with every day of it packed (``usage_store.UsageStore``), so a
+report reads the months its range touches (at most 13 for 366 days) whatever the number of entries. ``from``/``to``
+are inclusive UTC dates; ``to`` defaults to today and ``from`` to ``to`` - 29 days; more than 366 days, or ``from``
+after ``to``, is a 400.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from credits.errors import InvalidRequest
-from credits.events.store import UsageStore
+from credits.events.usage_store import UsageStore
 
 MAX_RANGE_DAYS = 366
 DEFAULT_RANGE_DAYS = 30

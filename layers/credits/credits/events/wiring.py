@@ -15,8 +15,9 @@ from credits.events.consumer import StreamConsumer
 from credits.events.delivery import Backoff, QueueDelivery, WebhookSender
 from credits.events.publisher import EventBridgePublisher
 from credits.events.settings import SettingsService
-from credits.events.store import EventMarkers, SettingsStore, UsageStore
+from credits.events.store import EventMarkers, SettingsStore
 from credits.events.usage import UsageService
+from credits.events.usage_store import UsageStore
 
 
 def _client(service: str, endpoint_url: str | None, region: str) -> Any:

@@ -231,7 +231,7 @@ def usage_scaling(h: Harness, *, big_entries: int, reps: int, log: Callable[[str
         out[f"group_by_{group}"] = {
             "at_10_ms": s10, "at_90_one_per_day_ms": s90, f"at_{big_entries}_ms": sbig, "items": items[group],
             "ratio": round(sbig["median"] / s10["median"], 2),
-            # same 90 day items, 111x the entries: what grows with entries, if anything
+            # the same 90 days with usage, 111x the entries: what grows with entries, if anything
             "ratio_vs_90_one_per_day": round(sbig["median"] / s90["median"], 2),
         }
     return out

@@ -213,15 +213,15 @@ def usage_costs(s: Services, counter: RequestCounter, reps: int) -> dict[str, An
 
 
 def _item_bytes(item: dict[str, Any]) -> int:
-    """An item's size as DynamoDB counts it: names plus values (strings in UTF-8, numbers about 1 byte per 2
-    digits plus 1)."""
+    """An item's size as DynamoDB counts it: names plus values (strings in UTF-8, numbers 1 byte per 2 digits,
+    rounded up, plus 1)."""
     size = 0
     for name, value in item.items():
         size += len(name.encode())
         if "S" in value:
             size += len(value["S"].encode())
         elif "N" in value:
-            size += len(value["N"].lstrip("-").replace(".", "")) // 2 + 1
+            size += -(-len(value["N"].lstrip("-").replace(".", "")) // 2) + 1
         else:
             raise ValueError(f"_item_bytes: {name} is not S or N")
     return size

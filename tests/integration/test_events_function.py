@@ -19,7 +19,7 @@ from credits.events.model import DomainEvent, UsageDelta
 from credits.events.publisher import PublishFailed
 from credits.events.store import EventMarkers
 from credits.events.usage import UsageService
-from credits.events.usage_store import UsageStore
+from credits.events.usage_store import UsageStore, UsageWriteRefused
 from local.lambda_host import FunctionPool
 from local.template import ROOT
 from tests.stream_records import balance, entry, record
@@ -146,20 +146,23 @@ def test_remove_records_and_own_writes_are_acknowledged_without_effects(world):
 
 
 class FlakyUsage(UsageStore):
-    """The real store, refusing the writes of some users (their month stays busy)."""
+    """The real store, busy for some users' months and refusing any write that holds a poisoned entry."""
 
     failing_users: set[str] = set()
+    poisoned: set[str] = set()  # entry ids
 
     def apply_group(self, deltas: Sequence[UsageDelta], now: float) -> set[str]:
         if deltas and deltas[0].user_id in self.failing_users:
             raise TransientStoreError("The usage totals are busy; retry. (injected)")
+        if any(x.entry_id in self.poisoned for x in deltas):
+            raise UsageWriteRefused("DynamoDB refused the usage write: ValidationError (injected)")
         return super().apply_group(deltas, now)
 
 
 @pytest.fixture
 def usage_world(table: str, ddb_client: Any) -> Iterator[Any]:
     usage = FlakyUsage(table, ddb_client)
-    usage.failing_users = set()
+    usage.failing_users, usage.poisoned = set(), set()
     consumer = StreamConsumer(markers=EventMarkers(table, ddb_client), usage=usage,
                               thresholds=Thresholds((500, 100)), publisher=FlakyPublisher())
     saved = bootstrap.snapshot()
@@ -196,7 +199,41 @@ def test_a_batch_counts_each_users_month_in_one_transaction(usage_world):
                      {"day": "2026-04-01", "feature": None, "credits": 3, "count": 2}]
     transactions.clear()
     assert pool.invoke({"Records": batch}) == {"batchItemFailures": []}  # redelivered: counted before, nothing added
+    assert sorted(transactions) == [3, 4, 31]  # each group's write is cancelled by its markers, and nothing follows
     assert usage.report(a, from_day="2026-03-01", to_day="2026-04-30", group_by="day")["items"] == march
+
+
+def test_the_same_record_twice_in_one_batch_counts_once(usage_world):
+    pool, _, transactions, usage = usage_world
+    user = uid()
+    batch = spends(user, 3, 100)
+    assert pool.invoke({"Records": batch + batch[1:2]}) == {"batchItemFailures": []}
+    assert transactions == [4]
+    (day,) = usage.report(user, from_day="2026-03-04", to_day="2026-03-04", group_by="day")["items"]
+    assert (day["credits"], day["count"]) == (6, 3)
+
+
+def test_a_record_that_cannot_be_read_fails_alone_and_the_batch_goes_on(usage_world):
+    pool, _, _, usage = usage_world
+    user = uid()
+    bad = entry("usage", 0, user=user, entry_id="tx_bad", seq="000000000000000000150")
+    bad["dynamodb"]["NewImage"]["amount"] = {"S": "NaN"}  # derive cannot make an integer of it
+    batch = [*spends(user, 2, 100), bad, *spends(user, 2, 200)]
+    assert pool.invoke({"Records": batch}) == {"batchItemFailures": [{"itemIdentifier": "000000000000000000150"}]}
+    (day,) = usage.report(user, from_day="2026-03-04", to_day="2026-03-04", group_by="day")["items"]
+    assert day["count"] == 4
+
+
+def test_a_refused_entry_fails_alone_while_its_group_is_counted_entry_by_entry(usage_world):
+    pool, store, transactions, usage = usage_world
+    user = uid()
+    batch = spends(user, 5, 100)
+    store.poisoned = {f"tx_{user}_102"}
+    result = pool.invoke({"Records": batch})
+    assert result == {"batchItemFailures": [{"itemIdentifier": batch[2]["dynamodb"]["SequenceNumber"]}]}
+    assert transactions == [2, 2, 2, 2]  # the group was refused, then the four good entries one by one
+    (day,) = usage.report(user, from_day="2026-03-04", to_day="2026-03-04", group_by="day")["items"]
+    assert (day["credits"], day["count"]) == (1 + 2 + 4 + 5, 4)
 
 
 def test_a_failed_usage_write_fails_exactly_its_records_and_the_retry_counts_them_once(usage_world):

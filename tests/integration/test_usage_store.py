@@ -23,6 +23,7 @@ from credits.events.usage_store import (
     MAX_ENTRIES_PER_WRITE,
     USAGE_MONTH_PREFIX,
     UsageStore,
+    UsageWriteRefused,
     write_groups,
 )
 from credits.keys import user_pk
@@ -171,19 +172,20 @@ def test_any_sequence_of_groups_with_duplicates_equals_counting_each_entry_once(
 class StubbedClient:
     """DynamoDB Local never answers TransactionConflict: the transaction's answers are stubbed here."""
 
-    def __init__(self, real: Any, answers: list[str]) -> None:
+    def __init__(self, real: Any, answers: list[str | list[str]]) -> None:
         self.real, self.answers, self.transactions = real, answers, 0
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.real, name)
 
     def transact_write_items(self, **kwargs: Any) -> Any:
+        """An answer is the part's reason (the markers' are None) or the whole list of reasons."""
         self.transactions += 1
         if self.answers:
-            reason = self.answers.pop(0)
-            codes = [{"Code": reason}] + [{"Code": "None"}] * (len(kwargs["TransactItems"]) - 1)
+            answer = self.answers.pop(0)
+            reasons = answer if isinstance(answer, list) else [answer] + ["None"] * (len(kwargs["TransactItems"]) - 1)
             raise ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "stubbed"},
-                               "CancellationReasons": codes}, "TransactWriteItems")
+                               "CancellationReasons": [{"Code": r} for r in reasons]}, "TransactWriteItems")
         return self.real.transact_write_items(**kwargs)
 
 
@@ -196,9 +198,13 @@ def test_transaction_conflicts_are_retried_then_reported_as_transient(table: str
     with pytest.raises(TransientStoreError):
         UsageStore(table, client, sleep=sleeps.append).apply(d(user, 2, "2026-09-01"), NOW)
     assert client.transactions == 5
-    client = StubbedClient(ddb_client, ["ValidationError"])  # not a conflict: nothing to retry
-    with pytest.raises(TransientStoreError):
+    client = StubbedClient(ddb_client, ["ValidationError"])  # not a conflict: retrying cannot help
+    with pytest.raises(UsageWriteRefused, match="ValidationError"):
         UsageStore(table, client, sleep=sleeps.append).apply(d(user, 3, "2026-09-01"), NOW)
+    assert client.transactions == 1
+    client = StubbedClient(ddb_client, [[]])  # cancelled without reasons: which item failed is unknown
+    with pytest.raises(TransientStoreError, match="without its reasons"):
+        UsageStore(table, client, sleep=sleeps.append).apply(d(user, 4, "2026-09-01"), NOW)
     assert client.transactions == 1
     assert [r[:3] for r in report(UsageStore(table, ddb_client), user, "2026-09-01", "2026-09-01")] == [
         ("2026-09-01", 10, 1)]
@@ -240,3 +246,26 @@ def test_a_90_day_report_is_one_query_of_4_month_items_at_10_and_at_2000_entries
     assert calls == [("Query", 4), ("Query", 4)]
     assert (len(small), sum(x.count for x in small)) == (10, 10)
     assert (len(big), sum(x.count for x in big), sum(x.credits for x in big)) == (90, 2000, 20000)
+
+
+def test_a_cancellation_naming_the_part_and_a_duplicate_drops_the_duplicate_and_writes_the_rest(
+        table: str, ddb_client: Any) -> None:
+    """Guarantees 1 and 2 together: the part's version moved and one entry was counted before."""
+    user = uid()
+    UsageStore(table, ddb_client).apply(d(user, 1, "2026-06-01"), NOW)
+    client = StubbedClient(ddb_client, [["ConditionalCheckFailed", "ConditionalCheckFailed", "None"]])
+    store = UsageStore(table, client, sleep=lambda _s: None)
+    assert store.apply_group([d(user, 1, "2026-06-01"), d(user, 2, "2026-06-01")], NOW) == {f"tx_{user}_2"}
+    assert client.transactions == 2
+    assert [r[:3] for r in report(store, user, "2026-06-01", "2026-06-30")] == [("2026-06-01", 20, 2)]
+
+
+def test_a_new_part_holds_a_write_bigger_than_the_budget_rather_than_failing_it(table: str, ddb_client: Any) -> None:
+    """Guarantee 4's exception: a part's first write is never split (at most 99 entries, about 9 KB)."""
+    store, user = UsageStore(table, ddb_client, part_budget=60), uid()
+    store.apply(d(user, 0, "2026-04-01", "seed"), NOW)
+    group = [d(user, i, "2026-04-02", f"feature-with-a-long-id-{i}") for i in range(1, 6)]
+    assert store.apply_group(group, NOW) == {x.entry_id for x in group}
+    sizes = [len(p["days"]["S"]) for p in parts(ddb_client, table, user)]
+    assert len(sizes) == 2 and sizes[1] > 60
+    assert report(store, user, "2026-04-02", "2026-04-02")[0][1:3] == (50, 5)

@@ -174,5 +174,5 @@ def test_the_usage_section_shows_local_and_computed_write_units_per_row():
 def test_item_bytes_counts_names_and_values_as_dynamodb_does():
     from bench.opcosts import _item_bytes
 
-    assert _item_bytes({"PK": {"S": "USER#é"}, "v": {"N": "12345"}}) == 2 + 7 + 1 + 3
-    assert _item_bytes({"n": {"N": "-1"}}) == 1 + 1
+    assert _item_bytes({"PK": {"S": "USER#é"}, "v": {"N": "12345"}}) == 2 + 7 + 1 + 4
+    assert _item_bytes({"n": {"N": "-1"}, "m": {"N": "10"}}) == 1 + 2 + 1 + 2

@@ -4,7 +4,8 @@ Records arrive at least once (retries, bisected batches, a restarted poller), so
 
     usage   before the records are handled one by one, a batch's usage entries are counted per user and month:
             one transaction of a conditional marker per entry + the month's totals under their version (a duplicate
-            adds nothing); an entry whose group failed fails its record, which is retried
+            adds nothing); when the month is busy the group's records fail and are retried; when DynamoDB refuses
+            the write otherwise, each record writes its own entry, so only the entry at fault fails
     events  derived from the record's images with ids derived from the change; the change's marker is written
             only after the bus accepted them, so a crash in between republishes the same ids (receivers dedupe
             by webhook-id) and a redelivered record after the marker publishes nothing.
@@ -18,11 +19,16 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
 
+from aws_lambda_powertools import Logger
+
+from credits.errors import TransientStoreError
 from credits.events.derive import change_key, derive, needs_thresholds, parse_record, usage_delta
 from credits.events.model import DomainEvent, RechargeCheck, RechargeJob, UsageDelta
 from credits.events.publisher import EventPublisher
 from credits.events.store import EventMarkers
 from credits.events.usage_store import UsageStore, write_groups
+
+logger = Logger(service="credits")
 
 
 class UsageNotCounted(Exception):
@@ -94,9 +100,9 @@ class StreamConsumer:
         for record in records:
             try:
                 change = parse_record(record)
+                delta = usage_delta(change) if change is not None else None
             except Exception:  # noqa: BLE001, S112 - handle() raises it again for that record, which fails alone
                 continue
-            delta = usage_delta(change) if change is not None else None
             if delta is not None:
                 deltas.append(delta)
         now = self.clock()
@@ -104,8 +110,13 @@ class StreamConsumer:
             outcome: Exception | None = None
             try:
                 self.usage.apply_group(group, now)
-            except Exception as exc:  # noqa: BLE001 - the group's records fail in handle(), the others go on
+            except TransientStoreError as exc:  # busy or unavailable: the group's records fail and come again
                 outcome = exc
+            except Exception as exc:  # noqa: BLE001 - refused: each record writes its own entry in handle(), so
+                # only the entry at fault fails (one bad entry must not hold its group's others back)
+                logger.warning("usage group refused; writing its entries one by one", user_id=group[0].user_id,
+                               entries=len(group), error=f"{type(exc).__name__}: {exc}")
+                continue
             self._batch.usage.update({(d.user_id, d.entry_id): outcome for d in group})
 
     def _count_usage(self, delta: UsageDelta) -> None:

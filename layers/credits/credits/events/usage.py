@@ -1,9 +1,9 @@
 """``GET /credits/usage``: credits spent per UTC day or per feature, answered from the monthly aggregates.
 
 The change path keeps one item per user and month with every day of it packed (``usage_store.UsageStore``), so a
-report reads the months its range touches (at most 13 for 366 days) whatever the number of entries. ``from``/``to``
-are inclusive UTC dates; ``to`` defaults to today and ``from`` to ``to`` - 29 days; more than 366 days, or ``from``
-after ``to``, is a 400.
+report reads the months its range touches (at most 13 for 366 days, plus a part per 32 KB of a month's packed days)
+whatever the number of entries. ``from``/``to`` are inclusive UTC dates; ``to`` defaults to today and ``from`` to
+``to`` - 29 days; more than 366 days, or ``from`` after ``to``, is a 400.
 """
 
 from __future__ import annotations

@@ -22,8 +22,9 @@ back, in one transaction with a marker per entry. Guarantees:
 2. No update is lost: the part is put under the version that was read (``PART_UNCHANGED``, or ``PART_NEW`` for a new
    part); a concurrent writer cancels the transaction and the write is read again and retried.
 3. An entry is counted at least once when the write returns: its marker and the totals commit together.
-4. A part stays far below DynamoDB's 400 KB item limit: a write that would grow its packed days past
-   ``PART_BUDGET`` bytes starts the next part instead, and a read sums every part of a month.
+4. A part stays small: a write that would grow its packed days past ``PART_BUDGET`` bytes starts the next part
+   instead (which then holds that write's entries alone: at most 99, about 9 KB with the longest feature ids), and a
+   read sums every part of a month.
 5. A write costs what the month item weighs, so the events function writes a stream batch's entries of one user and
    month in one transaction (up to 99 entries): a busy user's month is rewritten once per batch, not per entry.
 """
@@ -50,10 +51,16 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 USAGE_MONTH_PREFIX = "USAGE#MONTH#"
-PART_BUDGET = 300_000  # bytes of packed days per part; the item, keys and names included, stays under 400 KB
-MAX_PARTS = 1000  # part numbers are 3 digits; a part holds 100+ features used every day of the month
+# Bytes of packed days per part. Far below the 400 KB item limit on purpose: the table streams new and old images,
+# so every rewrite of a part puts about twice its size on the user's stream shard (filtered out, but read), and a
+# write is billed per KB of it. 32 KB hold 31 days of about 50 features with 64-character ids.
+PART_BUDGET = 32_000
+MAX_PARTS = 1000  # part numbers are 3 digits
 MAX_ENTRIES_PER_WRITE = 99  # + the month part: DynamoDB's 100-item transaction limit
 MAX_CONFLICT_ATTEMPTS = 5
+
+# Cancellation reasons that a later attempt can clear (the part's ConditionalCheckFailed: another writer won)
+_BUSY = ("TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded")
 
 # --- named conditions --------------------------------------------------------------------------------------------
 PART_NEW = "attribute_not_exists(PK)"
@@ -61,6 +68,10 @@ PART_UNCHANGED = "v = :v"
 
 # day of month -> [credits, count] of spends without a feature, and {feature: [credits, count]} when any had one
 PackedDays = dict[str, list[Any]]
+
+
+class UsageWriteRefused(Exception):
+    """DynamoDB refused the write for a reason that retrying the same write cannot clear (not a conflict)."""
 
 
 @dataclass(frozen=True)
@@ -142,7 +153,8 @@ class UsageStore(Table):
 
     def apply_group(self, deltas: Sequence[UsageDelta], now: float) -> set[str]:
         """Count entries of one user and month (at most ``MAX_ENTRIES_PER_WRITE``) in one transaction; the ids
-        counted now (the others were counted before). Raises ``TransientStoreError`` when the month stays busy."""
+        counted now (the others were counted before). Raises ``TransientStoreError`` when the month stays busy (or
+        the store is unavailable) and ``UsageWriteRefused`` when DynamoDB refuses the write for another reason."""
         if not deltas:
             return set()
         user, month = deltas[0].user_id, deltas[0].day[:7]
@@ -159,15 +171,19 @@ class UsageStore(Table):
                 if code(exc) != "TransactionCanceledException":
                     raise
                 reasons = [r.get("Code") for r in exc.response.get("CancellationReasons") or []]
-                counted = [eid for eid, reason in zip(pending, reasons[1:], strict=False)
+                if len(reasons) != len(items):  # which item failed is unknown: never guess a duplicate
+                    raise TransientStoreError("The usage write was cancelled without its reasons; retry.") from exc
+                counted = [eid for eid, reason in zip(pending, reasons[1:], strict=True)
                            if reason == "ConditionalCheckFailed"]
                 if counted:  # duplicates: drop them and write the others (their totals are folded again)
                     for eid in counted:
                         del pending[eid]
                     continue
-                moved = reasons[:1] == ["ConditionalCheckFailed"] or "TransactionConflict" in reasons
+                refused = {r for r in reasons if r not in (None, "None", "ConditionalCheckFailed", *_BUSY)}
+                if refused:  # e.g. ValidationError: retrying the same write cannot succeed
+                    raise UsageWriteRefused(f"DynamoDB refused the usage write: {', '.join(sorted(refused))}") from exc
                 conflicts += 1
-                if not moved or conflicts == MAX_CONFLICT_ATTEMPTS:
+                if conflicts == MAX_CONFLICT_ATTEMPTS:
                     raise TransientStoreError("The usage totals are busy; retry.") from exc
                 self._sleep(random.uniform(0, 0.02 * 2**conflicts))
         return set()
@@ -179,8 +195,8 @@ class UsageStore(Table):
         fold(days, deltas)
         packed = pack(days)
         if version is not None and len(packed.encode("utf-8")) > self.part_budget:
-            if part + 1 >= MAX_PARTS:  # pragma: no cover - 1,000 parts of 300 KB is 300 MB of one month's usage
-                raise ValueError(f"usage of {month} has {MAX_PARTS} parts")
+            if part + 1 >= MAX_PARTS:  # pragma: no cover - 1,000 parts of 32 KB is 32 MB of one month's usage
+                raise UsageWriteRefused(f"usage of {month} has {MAX_PARTS} parts")
             part, version, days = part + 1, None, {}
             fold(days, deltas)
             packed = pack(days)

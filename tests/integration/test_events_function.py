@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from credits import bootstrap
 from credits.errors import TransientStoreError
@@ -150,10 +151,13 @@ class FlakyUsage(UsageStore):
 
     failing_users: set[str] = set()
     poisoned: set[str] = set()  # entry ids
+    denied_users: set[str] = set()
 
     def apply_group(self, deltas: Sequence[UsageDelta], now: float) -> set[str]:
         if deltas and deltas[0].user_id in self.failing_users:
             raise TransientStoreError("The usage totals are busy; retry. (injected)")
+        if deltas and deltas[0].user_id in self.denied_users:
+            raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "injected"}}, "Query")
         if any(x.entry_id in self.poisoned for x in deltas):
             raise UsageWriteRefused("DynamoDB refused the usage write: ValidationError (injected)")
         return super().apply_group(deltas, now)
@@ -162,7 +166,7 @@ class FlakyUsage(UsageStore):
 @pytest.fixture
 def usage_world(table: str, ddb_client: Any) -> Iterator[Any]:
     usage = FlakyUsage(table, ddb_client)
-    usage.failing_users, usage.poisoned = set(), set()
+    usage.failing_users, usage.poisoned, usage.denied_users = set(), set(), set()
     consumer = StreamConsumer(markers=EventMarkers(table, ddb_client), usage=usage,
                               thresholds=Thresholds((500, 100)), publisher=FlakyPublisher())
     saved = bootstrap.snapshot()
@@ -227,11 +231,14 @@ def test_a_record_that_cannot_be_read_fails_alone_and_the_batch_goes_on(usage_wo
 def test_a_refused_entry_fails_alone_while_its_group_is_counted_entry_by_entry(usage_world):
     pool, store, transactions, usage = usage_world
     user = uid()
-    batch = spends(user, 5, 100)
+    batch = [*spends(user, 5, 100), crossing(user, 500)]
     store.poisoned = {f"tx_{user}_102"}
-    result = pool.invoke({"Records": batch})
+    result = pool.invoke({"Records": [*batch, batch[0]]})  # the first spend twice
     assert result == {"batchItemFailures": [{"itemIdentifier": batch[2]["dynamodb"]["SequenceNumber"]}]}
-    assert transactions == [2, 2, 2, 2]  # the group was refused, then the four good entries one by one
+    # the group was refused, then the good entries one by one (the duplicate's write is cancelled by its marker)
+    assert transactions == [2, 2, 2, 2, 2]
+    published = bootstrap.stream_consumer().publisher.published  # type: ignore[attr-defined]
+    assert sorted(e.type for e in published if e.user_id == user) == ["credits.balance.low"] * 2  # once each
     (day,) = usage.report(user, from_day="2026-03-04", to_day="2026-03-04", group_by="day")["items"]
     assert (day["credits"], day["count"]) == (1 + 2 + 4 + 5, 4)
 
@@ -250,3 +257,16 @@ def test_a_failed_usage_write_fails_exactly_its_records_and_the_retry_counts_the
     for user in (a, b):
         (day,) = usage.report(user, from_day="2026-03-04", to_day="2026-03-04", group_by="day")["items"]
         assert (day["credits"], day["count"]) == (10, 4)
+
+
+def test_a_group_that_fails_for_another_reason_fails_its_records_without_writing_them_one_by_one(usage_world):
+    pool, store, transactions, usage = usage_world
+    user, other = uid(), uid()
+    batch = [*spends(user, 3, 100), *spends(other, 1, 200)]
+    store.denied_users = {user}
+    result = pool.invoke({"Records": batch})
+    assert result == {"batchItemFailures": [{"itemIdentifier": r["dynamodb"]["SequenceNumber"]} for r in batch[:3]]}
+    assert transactions == [2]  # the other user's entry; none of the denied group's, one by one or together
+    store.denied_users = set()
+    assert pool.invoke({"Records": batch}) == {"batchItemFailures": []}
+    assert usage.report(user, from_day="2026-03-04", to_day="2026-03-04", group_by="day")["items"][0]["count"] == 3

@@ -202,10 +202,15 @@ def test_transaction_conflicts_are_retried_then_reported_as_transient(table: str
     with pytest.raises(UsageWriteRefused, match="ValidationError"):
         UsageStore(table, client, sleep=sleeps.append).apply(d(user, 3, "2026-09-01"), NOW)
     assert client.transactions == 1
-    client = StubbedClient(ddb_client, [[]])  # cancelled without reasons: which item failed is unknown
-    with pytest.raises(TransientStoreError, match="without its reasons"):
-        UsageStore(table, client, sleep=sleeps.append).apply(d(user, 4, "2026-09-01"), NOW)
-    assert client.transactions == 1
+    client = StubbedClient(ddb_client, [["None", "ValidationError", "None"]])  # refused at a marker
+    with pytest.raises(UsageWriteRefused, match="ValidationError"):
+        UsageStore(table, client).apply_group([d(user, 5, "2026-09-01"), d(user, 6, "2026-09-01")], NOW)
+    for reasons in ([], ["ConditionalCheckFailed"], ["None", "ConditionalCheckFailed", "None"]):
+        # without a reason per item, which item failed is unknown: never read as duplicates
+        client = StubbedClient(ddb_client, [reasons])
+        with pytest.raises(TransientStoreError, match="without its reasons"):
+            UsageStore(table, client, sleep=sleeps.append).apply(d(user, 4, "2026-09-01"), NOW)
+        assert client.transactions == 1
     assert [r[:3] for r in report(UsageStore(table, ddb_client), user, "2026-09-01", "2026-09-01")] == [
         ("2026-09-01", 10, 1)]
 

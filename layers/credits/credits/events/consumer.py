@@ -21,12 +21,11 @@ from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
 
-from credits.errors import TransientStoreError
 from credits.events.derive import change_key, derive, needs_thresholds, parse_record, usage_delta
 from credits.events.model import DomainEvent, RechargeCheck, RechargeJob, UsageDelta
 from credits.events.publisher import EventPublisher
 from credits.events.store import EventMarkers
-from credits.events.usage_store import UsageStore, write_groups
+from credits.events.usage_store import UsageStore, UsageWriteRefused, write_groups
 
 logger = Logger(service="credits")
 
@@ -60,7 +59,8 @@ class _BatchState(threading.local):
 
     def __init__(self) -> None:
         self.thresholds: dict[str, tuple[int, ...]] | None = None
-        # (user, entry id) -> None when the batch counted it, else why its group failed
+        # (user, entry id) -> None when the batch counted it, else why its group failed; the entries of a group
+        # DynamoDB refused are left out (each record then writes its own)
         self.usage: dict[tuple[str, str], Exception | None] = {}
 
 
@@ -110,18 +110,18 @@ class StreamConsumer:
             outcome: Exception | None = None
             try:
                 self.usage.apply_group(group, now)
-            except TransientStoreError as exc:  # busy or unavailable: the group's records fail and come again
-                outcome = exc
-            except Exception as exc:  # noqa: BLE001 - refused: each record writes its own entry in handle(), so
-                # only the entry at fault fails (one bad entry must not hold its group's others back)
+            except UsageWriteRefused as exc:  # each record writes its own entry in handle(), so only the entry
+                # at fault fails (one bad entry must not hold its group's others back)
                 logger.warning("usage group refused; writing its entries one by one", user_id=group[0].user_id,
-                               entries=len(group), error=f"{type(exc).__name__}: {exc}")
+                               entries=len(group), error=str(exc))
                 continue
+            except Exception as exc:  # noqa: BLE001 - busy, unavailable, denied: the group's records fail, retried
+                outcome = exc
             self._batch.usage.update({(d.user_id, d.entry_id): outcome for d in group})
 
     def _count_usage(self, delta: UsageDelta) -> None:
         done = (delta.user_id, delta.entry_id)
-        if done not in self._batch.usage:  # outside a batch, or a record the batch could not read
+        if done not in self._batch.usage:  # outside a batch, a record it could not read, or a refused group
             self.usage.apply(delta, self.clock())
             return
         failed = self._batch.usage[done]

@@ -9,7 +9,8 @@ filters them out of the stream it feeds back):
 Why months, packed: ``GET /credits/usage`` must cost the same for a user with 10 entries as for one with 10,000. With
 an item per day its cost followed the days that had usage (a 90-day report read 10 items for a light user and 90 for
 a heavy one, 1.7 times slower on DynamoDB Local); a month item holds all of its days in one string attribute, so a
-90-day report reads the 4 months it touches in one Query, whatever was spent in them.
+90-day report reads the 3 or 4 months it touches (and any further parts) in one Query, whatever was spent in
+them.
 
 ``days`` maps the day of the month to ``[credits, count, {feature: [credits, count]}]``: the first two are spends
 without a feature, the map (left out when empty) those with one; a day's totals are their sum.

@@ -210,12 +210,11 @@ def usage_scaling(h: Harness, *, big_entries: int, reps: int, log: Callable[[str
                 samples[group][label].append((time.perf_counter() - t) * 1000)
                 items[group][label] = len(resp.json()["items"])
     # What the report reads: the month items of the range (usage_store), counted with a bare Query per user.
-    from credits.events.usage_store import USAGE_MONTH_PREFIX
-    from credits.keys import prefix_range, user_pk
+    from credits.events.usage_store import month_range
+    from credits.keys import user_pk
 
     bare = make_client(h.endpoint)
-    lo, hi = prefix_range(f"{USAGE_MONTH_PREFIX}{first.date().isoformat()[:7]}#")[0], prefix_range(
-        f"{USAGE_MONTH_PREFIX}{end.date().isoformat()[:7]}#")[1]
+    lo, hi = month_range(first.date().isoformat()[:7], end.date().isoformat()[:7])
     month_items = {label: bare.query(TableName=h.table, KeyConditionExpression="PK = :pk AND SK BETWEEN :lo AND :hi",
                                      ExpressionAttributeValues={":pk": {"S": user_pk(user)}, ":lo": {"S": lo},
                                                                 ":hi": {"S": hi}}, Select="COUNT")["Count"]

@@ -166,7 +166,8 @@ def usage_costs(s: Services, counter: RequestCounter, reps: int) -> dict[str, An
     report's read, on month items of two sizes: what an entry costs off the request path grows with its month item,
     which a write rewrites whole (a write of a batch's entries of one user and month pays for it once)."""
     from credits.events.model import UsageDelta
-    from credits.events.usage_store import UsageStore, write_groups
+    from credits.events.usage_store import UsageStore, month_sk, write_groups
+    from credits.keys import user_pk
 
     store, now = UsageStore(s.table_name, s.client), time.time()
     quiet, busy, batcher = uid("usage-quiet"), uid("usage-busy"), uid("usage-batch")
@@ -180,8 +181,8 @@ def usage_costs(s: Services, counter: RequestCounter, reps: int) -> dict[str, An
         store.apply_group(group, now)
     sizes = {}
     for user in (quiet, busy):
-        item = s.client.get_item(TableName=s.table_name, Key={"PK": {"S": f"USER#{user}"},
-                                                              "SK": {"S": f"USAGE#MONTH#{month}#000"}})["Item"]
+        item = s.client.get_item(TableName=s.table_name, Key={"PK": {"S": user_pk(user)},
+                                                              "SK": {"S": month_sk(month, 0)}})["Item"]
         sizes[user] = len(item["days"]["S"])
     redelivered = delta(quiet, 15, None)
     store.apply(redelivered, now)

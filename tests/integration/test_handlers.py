@@ -12,7 +12,6 @@ handlers and the spec stay in step.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import time
 import uuid
@@ -28,9 +27,9 @@ from credits import bootstrap
 from credits.catalog import load_catalog
 from local.lambda_host import FunctionPool, decode_response
 from local.template import ROOT, http_routes, load_template
+from tests.event_files import EVENTS, sign_webhook
 from tests.openapi_support import resolve, spec
 
-EVENTS = ROOT / "events"
 USER = "user-events-example"
 HOLD = "hold_01kexample0000000000000000"
 SESSION = "cs_test_events_example"
@@ -41,15 +40,6 @@ SEED = 1000
 
 
 # --- loading ------------------------------------------------------------------------------------------------------
-def _signer() -> Any:
-    spec = importlib.util.spec_from_file_location("events_sign_webhook", EVENTS / "sign_webhook.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-sign_webhook = _signer()
 
 
 def event_files() -> list[str]:

@@ -9,7 +9,6 @@ handed to the handler through ``credits.bootstrap.override``; events are signed 
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
 from typing import Any
 
@@ -19,20 +18,8 @@ from credits import bootstrap
 from credits.observability import metrics
 from local.lambda_host import FunctionPool, decode_response
 from local.template import ROOT, load_template
+from tests.event_files import EVENTS, sign_webhook
 from tests.fake_stripe import WEBHOOK_SECRET, World, make_world
-
-EVENTS = ROOT / "events"
-
-
-def _signer() -> Any:
-    spec = importlib.util.spec_from_file_location("events_sign_webhook", EVENTS / "sign_webhook.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-sign_webhook = _signer()
 
 
 @pytest.fixture

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from credits.errors import TransientStoreError
-from credits.events.derive import USER_PREFIX, plain_image
+from credits.events.derive import plain_image
+from credits.keys import user_pk
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -47,10 +48,6 @@ _TRANSIENT = {
     "ServiceUnavailable",
     "TransactionInProgressException",
 }
-
-
-def user_pk(user_id: str) -> str:
-    return USER_PREFIX + user_id
 
 
 def av(value: Any) -> dict[str, Any]:

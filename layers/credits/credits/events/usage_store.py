@@ -87,7 +87,7 @@ def month_sk(month: str, part: int) -> str:
     return f"{USAGE_MONTH_PREFIX}{month}#{part:03d}"
 
 
-def _month_range(first_month: str, last_month: str) -> tuple[str, str]:
+def month_range(first_month: str, last_month: str) -> tuple[str, str]:
     """``SK BETWEEN`` bounds of every part of the months ``first_month`` to ``last_month`` (yyyy-mm)."""
     return prefix_range(f"{USAGE_MONTH_PREFIX}{first_month}#")[0], prefix_range(f"{USAGE_MONTH_PREFIX}{last_month}#")[1]
 
@@ -220,7 +220,7 @@ class UsageStore(Table):
 
     def _newest_part(self, pk: str, month: str) -> tuple[int, int | None, PackedDays]:
         """(part number, version or None when the month has no part yet, its days) of the month's last part."""
-        lo, hi = _month_range(month, month)
+        lo, hi = month_range(month, month)
         resp = self._call("query", TableName=self.table, KeyConditionExpression="PK = :pk AND SK BETWEEN :lo AND :hi",
                           ExpressionAttributeValues={":pk": av(pk), ":lo": av(lo), ":hi": av(hi)},
                           ScanIndexForward=False, Limit=1, ConsistentRead=True)
@@ -234,7 +234,7 @@ class UsageStore(Table):
     def days(self, user_id: str, first_day: str, last_day: str) -> list[DayUsage]:
         """Usage of each day from ``first_day`` to ``last_day`` inclusive that had any, oldest first: one Query of the
         month parts the range touches (a page per MB), whatever the number of entries."""
-        lo, hi = _month_range(first_day[:7], last_day[:7])
+        lo, hi = month_range(first_day[:7], last_day[:7])
         kwargs: dict[str, Any] = {
             "TableName": self.table,
             "KeyConditionExpression": "PK = :pk AND SK BETWEEN :lo AND :hi",
